@@ -1,0 +1,3 @@
+from openucwa.cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""Create, read and end applications; makeMeAvailable and reportMyActivity; expiry (SPEC §7, §11).
+
+An application that ended keeps its row for ``tombstone_lifetime`` so that its URLs answer 410
+(expired, evicted) or 404 ApplicationNotFound (deleted) rather than guessing; the reaper removes it
+after that and every request then gets 404 ApplicationNotFound.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from ..core import errors
+from ..core.commands import CreateApplication, MakeMeAvailable
+from ..core.errors import UcwaError
+from ..core.events import Event, Priority
+from ..core.ids import application_id_from
+from ..core.links import AppLinks
+from ..core.models import Application, AppStatus, User
+from ..core.resources import application as res
+from .services import Services, Unit, unit
+
+_TOUCH_EVERY = 5.0
+_ENDED_ERRORS = {
+    AppStatus.EXPIRED: errors.INACTIVE_APPLICATION_EXPIRED,
+    AppStatus.EVICTED: errors.TOO_MANY_APPLICATIONS,
+    AppStatus.DELETED: errors.APPLICATION_NOT_FOUND,
+}
+
+
+def check_owned(app: Application | None, user_uri: str) -> Application:
+    """Another user's application answers exactly like a missing one: no hint that it exists."""
+    if app is None or app.user_uri != user_uri:
+        raise UcwaError(errors.APPLICATION_NOT_FOUND)
+    if app.status != AppStatus.ACTIVE:
+        raise UcwaError(_ENDED_ERRORS.get(app.status, errors.APPLICATION_NOT_FOUND))
+    return app
+
+
+async def load(u: Unit, app_id: str, user_uri: str, *, for_update: bool = False) -> Application:
+    app = check_owned(await u.tx.get_application(app_id, for_update=for_update), user_uri)
+    if u.now - app.last_request_at > _TOUCH_EVERY:
+        await u.tx.update_application(app.id, last_request_at=u.now)
+    return app
+
+
+async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[Application, bool]:
+    """Returns the application and whether it is new (201) or the existing one (200)."""
+    async with unit(svc) as u:
+        existing = await u.tx.find_application(user.uri, cmd.endpoint_id)
+        if existing is not None:
+            same = (existing.culture, existing.user_agent, existing.type) == (
+                cmd.culture,
+                cmd.user_agent,
+                cmd.type,
+            )
+            if same and cmd.instance_id in (None, existing.instance_id):
+                await u.tx.update_application(existing.id, last_request_at=u.now)
+                return existing, False
+            # The endpoint restarted as a different client: the old instance is over.
+            await end(u, existing, AppStatus.DELETED)
+        mine = await u.tx.list_applications(user.uri)
+        limit = svc.settings.max_applications_per_user
+        for victim in sorted(mine, key=lambda a: a.last_request_at)[: max(0, len(mine) - limit + 1)]:
+            await end(u, victim, AppStatus.EVICTED)
+        app = Application(
+            id=application_id_from(svc.random_bytes(8)),
+            user_uri=user.uri,
+            endpoint_id=cmd.endpoint_id,
+            user_agent=cmd.user_agent,
+            culture=cmd.culture,
+            type=cmd.type,
+            instance_id=cmd.instance_id,
+            comm_key=str(uuid.UUID(bytes=svc.random_bytes(16), version=4)),
+            created_at=u.now,
+            last_request_at=u.now,
+            supported_message_formats=("Plain", "Html") if svc.settings.html_messaging else ("Plain",),
+        )
+        await u.tx.add_application(app)
+        return app, True
+
+
+async def end(u: Unit, app: Application, status: str) -> None:
+    """Terminates an application (SPEC §7.3): queued events go, a pending P-GET is woken to fail."""
+    await u.tx.update_application(app.id, status=status, ended_at=u.now, pget_owner=None, available=False)
+    await u.tx.discard_queued(app.id)
+    await u.tx.prune_batches(app.id, app.next_batch + 1)
+    await u.bump(app.id)
+
+
+async def get(svc: Services, app_id: str, user_uri: str) -> Application:
+    async with unit(svc) as u:
+        return await load(u, app_id, user_uri)
+
+
+async def delete(svc: Services, app_id: str, user_uri: str) -> None:
+    async with unit(svc) as u:
+        app = await load(u, app_id, user_uri, for_update=True)
+        await end(u, app, AppStatus.DELETED)
+
+
+def _me_events(app: Application) -> list[Event]:
+    a = AppLinks(app.id)
+    me = a.me()
+    return [
+        Event("me", me, "updated", "me", me, Priority.MEDIUM),
+        Event("me", me, "added", "presence", a.presence(), Priority.MEDIUM),
+        Event("me", me, "added", "note", a.note(), Priority.MEDIUM),
+        Event("me", me, "added", "location", a.location(), Priority.MEDIUM),
+    ]
+
+
+async def make_me_available(svc: Services, app_id: str, user_uri: str, cmd: MakeMeAvailable) -> None:
+    async with unit(svc) as u:
+        app = await load(u, app_id, user_uri, for_update=True)
+        if app.available:
+            raise UcwaError(errors.ALREADY_EXISTS, "The application is already available.")
+        fields = {
+            "available": True,
+            "supported_modalities": cmd.supported_modalities,
+            "sign_in_as": cmd.sign_in_as,
+            "inactive_timeout": cmd.inactive_timeout,
+            "last_activity_at": u.now,
+        }
+        if cmd.supported_message_formats is not None:
+            fields["supported_message_formats"] = cmd.supported_message_formats
+        await u.tx.update_application(app.id, **fields)
+        updated = await u.tx.get_application(app.id)
+        assert updated is not None
+        comm = res.communication(updated)
+        a = AppLinks(app.id)
+        events = _me_events(updated)
+        events.append(
+            Event(
+                "communication",
+                a.communication(),
+                "updated",
+                "communication",
+                a.communication(),
+                Priority.MEDIUM,
+                embedded=comm,
+            )
+        )
+        await u.emit(app.id, events)
+
+
+async def report_my_activity(svc: Services, app_id: str, user_uri: str) -> None:
+    async with unit(svc) as u:
+        app = await load(u, app_id, user_uri)
+        if not app.available:
+            raise UcwaError(errors.MAKE_ME_AVAILABLE_REQUIRED)
+        await u.tx.update_application(app.id, last_activity_at=u.now)

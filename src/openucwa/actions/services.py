@@ -1,0 +1,54 @@
+"""The explicit dependencies every use case receives: no locator, no globals."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from ..bus.interface import Bus
+from ..bus.notifier import Notifier
+from ..config import Settings
+from ..core.events import Event
+from ..store.interface import Store, Tx
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    bus: Bus
+    notifier: Notifier
+    settings: Settings
+    clock: Callable[[], float] = time.time
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes
+
+
+@dataclass
+class Unit:
+    """One transaction plus the wakes it owes once committed."""
+
+    tx: Tx
+    now: float
+    wakes: dict[str, int] = field(default_factory=dict)
+
+    async def emit(self, app_id: str, events: Sequence[Event]) -> None:
+        if events:
+            self.wakes[app_id] = await self.tx.append_events(app_id, events, self.now)
+
+    async def bump(self, app_id: str) -> int:
+        version = await self.tx.bump_version(app_id)
+        self.wakes[app_id] = version
+        return version
+
+
+@asynccontextmanager
+async def unit(svc: Services, now: float | None = None) -> AsyncIterator[Unit]:
+    """Publish after commit: a woken reader must find what woke it (Zulip's on_commit rule)."""
+    u = Unit(tx=None, now=svc.clock() if now is None else now)  # type: ignore[arg-type]
+    async with svc.store.transaction() as tx:
+        u.tx = tx
+        yield u
+    for app_id, version in u.wakes.items():
+        await svc.bus.publish(app_id, version)

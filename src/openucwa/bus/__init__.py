@@ -1,0 +1,1 @@
+"""Wakes between processes: "application A reached version N", never event data."""

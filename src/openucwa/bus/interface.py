@@ -1,0 +1,14 @@
+"""The Bus protocol: how a node tells every node (itself included) that an application moved."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def publish(self, app_id: str, version: int) -> None:
+        """Called after commit only, so a woken reader finds what caused the wake."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,250 @@
+"""The ``openucwa`` command: serve, manage users, seed demo data.
+
+Each command imports what it needs inside its body, so ``openucwa --help`` stays fast and the
+client commands never pull in the server. Errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+app = typer.Typer(
+    help="OpenUCWA: a self-hosted UCWA 2.0 server, SDK and CLI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+T = TypeVar("T")
+DataDir = Annotated[str, typer.Option("--data-dir", help="Directory of the SQLite database.")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="postgresql://… or sqlite:///path (default: SQLite in --data-dir)."),
+]
+
+DEMO_USERS = (
+    ("toshm@contoso.com", "Tosh Meston", "toshm-password"),
+    ("lenea@contoso.com", "Lene Aaling", "lenea-password"),
+)
+
+
+def fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    from .actions.users import UserError
+    from .config import SettingsError
+
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (UserError, SettingsError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot reach the database: {exc}")
+    raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def services(data_dir: str, database_url: str | None) -> AsyncIterator[Any]:
+    """A store-only Services for operator commands (no server, in-process bus)."""
+    from .actions.services import Services
+    from .bus.local import LocalBus
+    from .bus.notifier import Notifier
+    from .config import from_env
+    from .store import open_store
+
+    settings = from_env(data_dir=data_dir, database_url=database_url)
+    try:
+        store = await open_store(settings.database_url, settings.data_dir)
+    except Exception as exc:  # driver errors differ per backend; the operator needs one line
+        raise OSError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+    notifier = Notifier()
+    try:
+        yield Services(store=store, bus=LocalBus(notifier), notifier=notifier, settings=settings)
+    finally:
+        await store.close()
+
+
+def read_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    env = os.environ.get("OPENUCWA_PASSWORD")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\n")
+        if line:
+            return line
+        fail("no password given (use --password, OPENUCWA_PASSWORD or standard input)")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        fail("the passwords differ")
+    return first
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="redis://… to share wakes between nodes.")
+    ] = None,
+    public_base_url: Annotated[str | None, typer.Option(help="Base URL for discovery links.")] = None,
+    behind_proxy: Annotated[bool, typer.Option(help="Honour X-Forwarded-Host/Proto.")] = False,
+    allowed_origin: Annotated[
+        list[str] | None, typer.Option(help="Allowed page origin (repeatable).")
+    ] = None,
+    event_aggregation: Annotated[bool, typer.Option(help="Off: release every event at once (tests).")] = True,
+    backlog: Annotated[int, typer.Option(help="Listen backlog for bursts of connecting clients.")] = 4096,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the UCWA server."""
+    import uvicorn
+
+    from .config import SettingsError, from_env
+    from .server.app import create_app
+
+    try:
+        settings = from_env(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            public_base_url=public_base_url,
+            behind_proxy=behind_proxy or None,
+            allowed_origins=tuple(allowed_origin) if allowed_origin else None,
+            event_aggregation=None if event_aggregation else False,
+        )
+    except SettingsError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"OpenUCWA serving on http://{host}:{port}/ (discovery: /Autodiscover/AutodiscoverService.svc/root)"
+    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            backlog=backlog,
+            log_level=log_level,
+            http="httptools",
+            loop="uvloop",
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+    except OSError as exc:
+        fail(str(exc))
+
+
+@user_app.command("add")
+def user_add(
+    address: Annotated[str, typer.Argument(help="user@domain, e.g. lenea@contoso.com")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    password: Annotated[str | None, typer.Option("--password", help="Password (else prompt).")] = None,
+    email: Annotated[str | None, typer.Option(help="E-mail address (default: the address).")] = None,
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user account."""
+    from .actions import users
+
+    pw = read_password(password)
+
+    async def go() -> None:
+        async with services(data_dir, database_url) as svc:
+            user = await users.add_user(svc, address, name, pw, email)
+            typer.echo(f"added sip:{user.uri} ({user.name})")
+
+    run(go)
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None:
+    """List user accounts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .actions import users
+
+    async def go() -> list[Any]:
+        async with services(data_dir, database_url) as svc:
+            return await users.list_users(svc)
+
+    rows = run(go)
+    table = Table("SIP URI", "Name", "E-mail")
+    for u in rows:
+        table.add_row(f"sip:{u.uri}", u.name, u.email or "")
+    Console().print(table)
+
+
+@user_app.command("remove")
+def user_remove(
+    address: Annotated[str, typer.Argument(help="user@domain")],
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a user account and its tokens."""
+    from .actions import users
+
+    async def go() -> None:
+        async with services(data_dir, database_url) as svc:
+            await users.remove_user(svc, address)
+
+    run(go)
+    typer.echo(f"removed {address}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    address: Annotated[str, typer.Argument(help="user@domain")],
+    password: Annotated[str | None, typer.Option("--password", help="New password (else prompt).")] = None,
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a user's password."""
+    from .actions import users
+
+    pw = read_password(password)
+
+    async def go() -> None:
+        async with services(data_dir, database_url) as svc:
+            await users.set_password(svc, address, pw)
+
+    run(go)
+    typer.echo(f"password changed for {address}")
+
+
+@app.command()
+def demo(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None:
+    """Create the demo users (once) and print how to sign in."""
+    from .actions import users
+
+    async def go() -> None:
+        async with services(data_dir, database_url) as svc:
+            existing = {u.uri for u in await users.list_users(svc)}
+            for uri, name, pw in DEMO_USERS:
+                if uri not in existing:
+                    await users.add_user(svc, uri, name, pw)
+
+    run(go)
+    typer.echo("Demo users (user / password):")
+    for uri, name, pw in DEMO_USERS:
+        typer.echo(f"  {uri:<20} {pw:<16} {name}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,89 @@
+"""Server settings: one frozen record, built once from CLI flags and ``OPENUCWA_*`` variables.
+
+Each value has a documented default (README "Settings and limits"); validation names the setting
+at fault so a mistyped variable fails at start-up instead of at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = "./data"
+    database_url: str | None = None
+    redis_url: str | None = None
+    public_base_url: str | None = None
+    behind_proxy: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    token_lifetime: int = 8 * 3600
+    app_idle_timeout: int = 15 * 60
+    transient_state_timeout: int = 5 * 60
+    tombstone_lifetime: int = 3600
+    max_applications_per_user: int = 10
+    max_body_bytes: int = 1024 * 1024
+    event_aggregation: bool = True
+    reaper_interval: float = 5.0
+    user_agent_denylist: tuple[str, ...] = ()
+    html_messaging: bool = True
+    server_fqdn: str = "openucwa.local"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    kind_s = str(kind)
+    try:
+        if "bool" in kind_s:
+            low = raw.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if "tuple" in kind_s:
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+        if kind_s.startswith("int"):
+            return int(raw)
+        if kind_s.startswith("float"):
+            return float(raw)
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"OPENUCWA_{name.upper()}: cannot use {raw!r} ({kind_s} expected)") from exc
+
+
+def from_env(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``OPENUCWA_<NAME>`` variables, then explicit overrides (CLI flags)."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(f"OPENUCWA_{f.name.upper()}")
+        if raw is not None and f.name != "extra":
+            values[f.name] = _convert(f.name, raw, f.type)
+    settings = replace(Settings(), **values).with_overrides(**overrides)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    positive = ("port", "token_lifetime", "app_idle_timeout", "transient_state_timeout", "max_body_bytes")
+    for name in positive:
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"{name}: must be positive, got {getattr(s, name)}")
+    if s.max_applications_per_user < 1:
+        raise SettingsError("max_applications_per_user: must be at least 1")
+    if s.database_url and not s.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
+        raise SettingsError(f"database_url: unsupported scheme in {s.database_url!r}")
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"redis_url: unsupported scheme in {s.redis_url!r}")

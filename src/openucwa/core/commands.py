@@ -1,0 +1,153 @@
+"""Validated inputs parsed from plain dicts (body or query), or a UcwaError naming what is wrong.
+
+Input names are case-insensitive and enumeration values too (SPEC §3.4); unknown inputs are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors
+
+PREFERRED_AVAILABILITY = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork")
+MODALITIES_ALLOWED = ("Messaging", "PhoneAudio")
+MESSAGE_FORMATS = ("Plain", "Html")
+
+
+def fold(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Lower-case every key; when two spellings collide the later one wins, as in a dict update."""
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def merged(body: Mapping[str, Any] | None, query: Mapping[str, str]) -> dict[str, Any]:
+    """Body wins over query parameters of the same name (SPEC §3.4)."""
+    out = fold(query)
+    out.update(fold(body or {}))
+    return out
+
+
+def text(data: Mapping[str, Any], name: str, *, required: bool, max_len: int) -> str | None:
+    value = data.get(name.lower())
+    if value is None or value == "":
+        if required:
+            raise errors.invalid({name: "Required"}, f"{name} is required.")
+        return None
+    if not isinstance(value, str):
+        raise errors.invalid({name: "Invalid"}, f"{name} must be a string.")
+    if len(value) > max_len:
+        raise errors.invalid({name: "TooLong"}, f"{name} must be at most {max_len} characters.")
+    return value
+
+
+def choice(value: str, allowed: tuple[str, ...], name: str) -> str:
+    for a in allowed:
+        if a.lower() == value.lower():
+            return a
+    raise errors.invalid({name: "Invalid"}, f"{name} must be one of {', '.join(allowed)}.")
+
+
+def integer(data: Mapping[str, Any], name: str, *, minimum: int | None = None) -> int | None:
+    value = data.get(name.lower())
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise errors.invalid({name: "Invalid"}, f"{name} must be an integer.")
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise errors.invalid({name: "Invalid"}, f"{name} must be an integer.") from None
+    if minimum is not None and n < minimum:
+        raise errors.invalid({name: "OutOfRange"}, f"{name} must be at least {minimum}.")
+    return n
+
+
+def string_list(data: Mapping[str, Any], name: str) -> list[str] | None:
+    value = data.get(name.lower())
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise errors.invalid({name: "Invalid"}, f"{name} must be a list of strings.")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CreateApplication:
+    user_agent: str
+    endpoint_id: str
+    culture: str
+    instance_id: str | None
+    type: str
+
+
+def create_application(data: Mapping[str, Any]) -> CreateApplication:
+    d = fold(data)
+    missing = {n: "Required" for n in ("userAgent", "endpointId", "culture") if not d.get(n.lower())}
+    if missing:
+        raise errors.invalid(missing, "userAgent, endpointId and culture are required.")
+    kind = text(d, "type", required=False, max_len=100)
+    return CreateApplication(
+        user_agent=text(d, "userAgent", required=True, max_len=100) or "",
+        endpoint_id=text(d, "endpointId", required=True, max_len=100) or "",
+        culture=text(d, "culture", required=True, max_len=100) or "",
+        instance_id=text(d, "instanceId", required=False, max_len=100),
+        type=choice(kind, ("Browser",), "type") if kind else "Browser",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MakeMeAvailable:
+    supported_modalities: tuple[str, ...]
+    supported_message_formats: tuple[str, ...] | None
+    sign_in_as: str
+    inactive_timeout: int
+
+
+def make_me_available(data: Mapping[str, Any]) -> MakeMeAvailable:
+    d = fold(data)
+    mods = string_list(d, "supportedModalities")
+    if mods is None:
+        mods = ["Messaging"]
+    canon: list[str] = []
+    for m in mods:
+        match = next((a for a in MODALITIES_ALLOWED if a.lower() == m.lower()), None)
+        if match is None:
+            raise errors.UcwaError(errors.FORBIDDEN, f"The modality {m!r} is not supported.")
+        if match == "Messaging" and match not in canon:
+            canon.append(match)  # PhoneAudio is accepted and dropped (SPEC §11.2)
+    fmts = string_list(d, "supportedMessageFormats")
+    formats: tuple[str, ...] | None = None
+    if fmts is not None:
+        chosen = {choice(f, MESSAGE_FORMATS, "supportedMessageFormats") for f in fmts} | {"Plain"}
+        formats = tuple(f for f in MESSAGE_FORMATS if f in chosen)
+    sign_in = text(d, "signInAs", required=False, max_len=50)
+    timeout = integer(d, "inactiveTimeout", minimum=1)
+    return MakeMeAvailable(
+        supported_modalities=tuple(canon),
+        supported_message_formats=formats,
+        sign_in_as=choice(sign_in, PREFERRED_AVAILABILITY, "signInAs") if sign_in else "Online",
+        inactive_timeout=timeout or 5,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PGet:
+    ack: int | None
+    timeout: int | None
+    low: int | None
+    medium: int | None
+    priority: int
+
+
+def pget(query: Mapping[str, str]) -> PGet:
+    q = fold(query)
+    return PGet(
+        ack=integer(q, "ack"),
+        timeout=integer(q, "timeout"),
+        low=integer(q, "low"),
+        medium=integer(q, "medium"),
+        priority=integer(q, "priority", minimum=0) or 0,
+    )

@@ -1,0 +1,88 @@
+"""Records the server keeps, as plain typed data shared by core, actions and the store.
+
+They carry no behaviour that needs I/O; rendering lives in ``core.resources`` and decisions in
+``core.channel`` and the state-machine modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .channel import ChannelSettings, ChannelState
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    uri: str  # "lenea@contoso.com"
+    name: str
+    password_hash: str
+    email: str | None = None
+    title: str | None = None
+    department: str | None = None
+    company: str | None = None
+    office: str | None = None
+    work_phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    token_hash: str
+    user_uri: str
+    expires_at: float
+
+
+class AppStatus:
+    ACTIVE = "active"
+    DELETED = "deleted"
+    EXPIRED = "expired"
+    EVICTED = "evicted"
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    id: str
+    user_uri: str
+    endpoint_id: str
+    user_agent: str
+    culture: str
+    type: str
+    comm_key: str  # the GUID-named property of communication (SPEC §13.1)
+    created_at: float
+    last_request_at: float
+    status: str = AppStatus.ACTIVE
+    ended_at: float | None = None
+    instance_id: str | None = None
+    # me / availability
+    available: bool = False
+    supported_modalities: tuple[str, ...] = ()
+    supported_message_formats: tuple[str, ...] = ("Plain",)
+    sign_in_as: str | None = None
+    inactive_timeout: int = 5
+    last_activity_at: float | None = None
+    # event channel
+    lowest_batch: int = 1
+    next_batch: int = 1
+    ch_timeout: int = 180
+    ch_low: int = 15
+    ch_medium: int = 5
+    resume_pending: bool = False
+    pget_owner: str | None = None
+    pget_priority: int = 0
+    pget_lease_until: float | None = None
+    pget_released_at: float | None = None
+    used_channel: bool = False
+    version: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def channel(self) -> ChannelState:
+        return ChannelState(
+            lowest=self.lowest_batch,
+            next=self.next_batch,
+            settings=ChannelSettings(self.ch_timeout, self.ch_low, self.ch_medium),
+            resume_pending=self.resume_pending,
+        )
+
+    def pget_pending(self, now: float) -> bool:
+        """A P-GET holds the channel while its lease runs; a crashed node's lease simply lapses."""
+        return self.pget_owner is not None and (self.pget_lease_until or 0) > now

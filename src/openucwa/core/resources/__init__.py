@@ -1,0 +1,1 @@
+"""Typed renderers for UCWA resources, one module per family."""

@@ -1,0 +1,168 @@
+"""HTTP edge helpers: reading bodies under the limit, parsing inputs, and UCWA responses.
+
+Every rule about what a body may be (SPEC §3.2, §3.4) lives here, so routes only say which kinds
+they accept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..core import errors
+from ..core.errors import UcwaError
+from ..core.hal import etag as compute_etag
+from ..wire import dumps
+
+JSON_TYPES = ("application/json", "application/vnd.microsoft.com.ucwa+json")
+UCWA_HEADERS = {"Cache-Control": "no-cache", "X-MS-UcwaVersion": "1.0"}
+_TRAILING_COMMA = re.compile(rb",(\s*[}\]])")
+
+
+def media_type(request: Request) -> tuple[str, str | None]:
+    """(type, charset) with the charset unquoted and lower-cased (``charset='utf-8'`` occurs)."""
+    raw = request.headers.get("content-type", "")
+    parts = [p.strip() for p in raw.split(";")]
+    charset = None
+    for p in parts[1:]:
+        name, _, value = p.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("'\"").lower() or None
+    return parts[0].lower(), charset
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (no buffering past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise UcwaError(errors.ENTITY_TOO_LARGE, f"The body exceeds {limit} bytes.")
+        except ValueError:
+            raise UcwaError(errors.BAD_REQUEST, "Content-Length is not a number.") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise UcwaError(errors.ENTITY_TOO_LARGE, f"The body exceeds {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_text(raw: bytes, charset: str | None) -> str:
+    try:
+        return raw.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise UcwaError(
+            errors.DESERIALIZATION_FAILURE, "The body is not valid text in its charset."
+        ) from None
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Strict JSON first; then once more without trailing commas, which the docs' samples carry."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            value = orjson.loads(_TRAILING_COMMA.sub(rb"\1", raw))
+        except orjson.JSONDecodeError:
+            raise UcwaError(errors.DESERIALIZATION_FAILURE, "The body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise UcwaError(errors.DESERIALIZATION_FAILURE, "The body must be a JSON object.")
+    return value
+
+
+async def json_input(request: Request, limit: int) -> dict[str, Any]:
+    """Resource input: a JSON object, or nothing at all whatever Content-Type says (SPEC §3.4)."""
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        return {}
+    kind, charset = media_type(request)
+    if kind not in JSON_TYPES:
+        raise UcwaError(
+            errors.UNSUPPORTED_MEDIA_TYPE, f"Content-Type {kind or '(none)'} is not accepted here."
+        )
+    if charset not in (None, "utf-8", "utf8"):
+        return parse_json_object(decode_text(raw, charset).encode())
+    return parse_json_object(raw)
+
+
+async def empty_input(request: Request, limit: int) -> None:
+    """Operations without inputs accept an empty body or an empty JSON object (pyucwa's accept)."""
+    data = await json_input(request, limit)
+    del data  # inputs are optional and ignored here
+
+
+async def form_input(request: Request, limit: int) -> dict[str, list[str]]:
+    raw = await read_body(request, limit)
+    kind, charset = media_type(request)
+    if kind != "application/x-www-form-urlencoded":
+        raise UcwaError(errors.UNSUPPORTED_MEDIA_TYPE)
+    out: dict[str, list[str]] = {}
+    for k, v in parse_qsl(decode_text(raw, charset), keep_blank_values=True):
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def query(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+def json_response(
+    data: Mapping[str, Any],
+    status: int = 200,
+    *,
+    request: Request | None = None,
+    headers: Mapping[str, str] | None = None,
+    etag: bool = False,
+) -> Response:
+    """A UCWA JSON response; with ``etag`` it carries the ETag and answers If-None-Match with 304."""
+    hdrs = dict(UCWA_HEADERS)
+    body_data = dict(data)
+    if etag:
+        tag = compute_etag(body_data)
+        body_data["etag"] = tag
+        hdrs["ETag"] = f'"{tag}"'
+        if request is not None and _matches(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=hdrs)
+    if headers:
+        hdrs.update(headers)
+    return Response(dumps(body_data), status_code=status, headers=hdrs, media_type=response_type(request))
+
+
+def raw_json_response(body: bytes, request: Request | None = None) -> Response:
+    return Response(body, headers=dict(UCWA_HEADERS), media_type=response_type(request))
+
+
+def response_type(request: Request | None) -> str:
+    accept = request.headers.get("accept", "") if request is not None else ""
+    if "application/vnd.microsoft.com.ucwa+json" in accept:
+        return "application/vnd.microsoft.com.ucwa+json"
+    return "application/json; charset=utf-8"
+
+
+def no_content(headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status_code=204, headers={**UCWA_HEADERS, **(headers or {})})
+
+
+def created(location: str) -> Response:
+    return Response(status_code=201, headers={**UCWA_HEADERS, "Location": location, "Content-Length": "0"})
+
+
+def _matches(header: str | None, tag: str) -> bool:
+    if not header:
+        return False
+    for part in header.split(","):
+        p = part.strip()
+        if p.startswith("W/"):
+            p = p[2:]
+        if p.strip("\"'") == tag or p == "*":
+            return True
+    return False

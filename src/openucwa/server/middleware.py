@@ -1,0 +1,113 @@
+"""Pure ASGI middleware: case-folded routing, origin checks and bearer authentication.
+
+Authentication happens here rather than in each route so that every /ucwa path, known or not,
+answers 401 with the challenge when the token is missing (SPEC §5.5) before routing says anything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..actions import users
+from ..core import errors
+from ..core.errors import UcwaError
+from ..core.links import TOKEN_PATH, UCWA_PREFIX, USER_PATH
+from .base import discovery
+from .errors import error_response
+from .runtime import Runtime
+
+_LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", re.IGNORECASE)
+USER_KEY = "openucwa.user"
+_USER_PATH_LOWER = USER_PATH.lower()
+_UCWA_LOWER = UCWA_PREFIX.lower() + "/"
+
+
+class CaseFoldPaths:
+    """Fixed segments match case-insensitively (the seed posts to ``startmessaging``); ids are
+    lower-case and user segments compare case-insensitively, so folding the whole path is safe."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = dict(scope)
+            scope["openucwa.original_path"] = scope["path"]
+            scope["path"] = scope["path"].lower()
+        await self.app(scope, receive, send)
+
+
+def origin_allowed(origin: str, allowed: tuple[str, ...], own: str) -> bool:
+    origin = origin.strip().rstrip("/")
+    if not allowed:
+        return bool(_LOOPBACK.match(origin)) or origin.lower() == own.lower()
+    return (
+        "*" in allowed
+        or origin.lower() in {a.rstrip("/").lower() for a in allowed}
+        or origin.lower() == own.lower()
+    )
+
+
+class Guard:
+    """X-Ms-Origin allow-list (SPEC §6.2) and bearer tokens for the user resource and /ucwa."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        svc = self.runtime.services
+        request = Request(scope)
+        origin = request.headers.get("x-ms-origin")
+        if origin is not None:
+            own = discovery(request, svc.settings).base
+            if not origin_allowed(origin, svc.settings.allowed_origins, own):
+                diag = (
+                    f'28072;source="{svc.settings.server_fqdn}";'
+                    'reason="Service does not allow a cross domain request from this origin."'
+                )
+                err = UcwaError(errors.ORIGIN_FORBIDDEN, headers={"X-Ms-diagnostics": diag})
+                await error_response(err, request)(scope, receive, send)
+                return
+        path = scope["path"]
+        if path == _USER_PATH_LOWER or path.startswith(_UCWA_LOWER):
+            user = await self._authenticate(request)
+            if user is None:
+                challenge = (
+                    f'MsRtcOAuth href="{discovery(request, svc.settings).token()}",grant_type="password"'
+                )
+                await _unauthorized(challenge)(scope, receive, send)
+                return
+            scope[USER_KEY] = user
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith(users.TOKEN_PREFIX):
+            return None
+        return await users.verify_token(self.runtime.services, self.runtime.tokens, token)
+
+
+def _unauthorized(challenge: str) -> Any:
+    from starlette.responses import Response
+
+    return Response(
+        status_code=401,
+        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-cache", "X-MS-UcwaVersion": "1.0"},
+    )
+
+
+def current_user(request: Request) -> str:
+    return request.scope[USER_KEY]
+
+
+__all__ = ["TOKEN_PATH", "CaseFoldPaths", "Guard", "current_user", "origin_allowed"]

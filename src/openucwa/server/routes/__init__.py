@@ -1,0 +1,19 @@
+"""One module per resource family; each exposes ``routes(runtime)``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
+    """A route on the case-folded path; HEAD is not implied (SPEC §3.1: HEAD → 405)."""
+    r = Route(path.lower(), endpoint, methods=methods)
+    if r.methods is not None:
+        r.methods.discard("HEAD")
+    return r

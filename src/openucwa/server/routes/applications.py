@@ -1,0 +1,125 @@
+"""applications, application, policies, me, makeMeAvailable, reportMyActivity, people, communication."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...actions import applications as actions
+from ...actions import users
+from ...core import commands, errors
+from ...core.errors import UcwaError
+from ...core.links import APPLICATIONS, AppLinks
+from ...core.models import Application, User
+from ...core.resources import application as res
+from ..http import empty_input, json_input, json_response, no_content, query
+from ..middleware import current_user
+from ..runtime import Runtime
+from . import route
+
+A = APPLICATIONS + "/{app_id}"
+
+
+def _photo_cookie(request: Request, app: Application) -> str:
+    """Lets ``<img>`` fetch photos without an Authorization header (SPEC §5.6)."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    value = token.removeprefix(users.TOKEN_PREFIX)
+    secure = "; secure" if request.url.scheme == "https" else ""
+    return f"cwt_ucwa={value}; path={AppLinks(app.id).photos_path()}{secure}; HttpOnly"
+
+
+def _check_version(request: Request, maximum: float) -> None:
+    raw = request.headers.get("x-ms-requiresminresourceversion")
+    if raw is None:
+        return
+    try:
+        wanted = float(raw)
+    except ValueError:
+        raise UcwaError(errors.API_VERSION_NOT_SUPPORTED) from None
+    if wanted > maximum:
+        raise UcwaError(errors.API_VERSION_NOT_SUPPORTED)
+
+
+def routes(rt: Runtime) -> list[Route]:
+    async def user_record(request: Request) -> User:
+        user = await users.get_user(rt.services, current_user(request))
+        if user is None:  # removed while a token was still cached
+            raise UcwaError(errors.FORBIDDEN, "The user no longer exists.")
+        return user
+
+    async def create(request: Request) -> Response:
+        _check_version(request, 2)
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        cmd = commands.create_application(data)
+        if any(p and p.lower() in cmd.user_agent.lower() for p in rt.settings.user_agent_denylist):
+            raise UcwaError(errors.USER_AGENT_NOT_ALLOWED)
+        user = await user_record(request)
+        app, is_new = await actions.create(rt.services, user, cmd)
+        headers = {"Set-Cookie": _photo_cookie(request, app)}
+        if is_new:
+            headers["Location"] = AppLinks(app.id).application()
+        return json_response(
+            res.application(app, user), 201 if is_new else 200, request=request, headers=headers, etag=True
+        )
+
+    async def get_app(request: Request) -> Response:
+        _check_version(request, 1)
+        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
+        user = await user_record(request)
+        return json_response(
+            res.application(app, user),
+            request=request,
+            headers={"Set-Cookie": _photo_cookie(request, app)},
+            etag=True,
+        )
+
+    async def delete_app(request: Request) -> Response:
+        await actions.delete(rt.services, request.path_params["app_id"], current_user(request))
+        return no_content()
+
+    async def policies(request: Request) -> Response:
+        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
+        return json_response(res.policies(app, html_messaging=rt.settings.html_messaging), request=request)
+
+    async def me(request: Request) -> Response:
+        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
+        return json_response(res.me(app, await user_record(request)), request=request, etag=True)
+
+    async def make_me_available(request: Request) -> Response:
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        cmd = commands.make_me_available(data)
+        await actions.make_me_available(
+            rt.services, request.path_params["app_id"], current_user(request), cmd
+        )
+        return no_content()
+
+    async def report_my_activity(request: Request) -> Response:
+        await empty_input(request, rt.settings.max_body_bytes)
+        await actions.report_my_activity(rt.services, request.path_params["app_id"], current_user(request))
+        return no_content()
+
+    async def people(request: Request) -> Response:
+        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
+        return json_response(res.people(app), request=request)
+
+    async def communication(request: Request) -> Response:
+        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
+        return json_response(res.communication(app), request=request, etag=True)
+
+    async def conversations(request: Request) -> Response:
+        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
+        return json_response(res.conversations(app, []), request=request)
+
+    return [
+        route(APPLICATIONS, create, ["POST"]),
+        route(A, get_app, ["GET"]),
+        route(A, delete_app, ["DELETE"]),
+        route(A + "/policies", policies, ["GET"]),
+        route(A + "/me", me, ["GET"]),
+        route(A + "/me/makeMeAvailable", make_me_available, ["POST"]),
+        route(A + "/me/reportMyActivity", report_my_activity, ["POST"]),
+        route(A + "/people", people, ["GET"]),
+        route(A + "/communication", communication, ["GET"]),
+        route(A + "/communication/conversations", conversations, ["GET"]),
+    ]

@@ -1,0 +1,31 @@
+"""The XFrame page (SPEC §5.3, §6.3): relays requests for pages of allowed origins."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ...core.links import XFRAME_ALIAS, XFRAME_PATH
+from ..runtime import Runtime
+from . import route
+
+_PLACEHOLDER = "/*ALLOWED_ORIGINS*/[]"
+
+
+def render(allowed: tuple[str, ...]) -> str:
+    """The page with the allow-list baked in; an empty list means loopback and the page's own origin."""
+    page = files("openucwa.web").joinpath("xframe.html").read_text(encoding="utf-8")
+    return page.replace(_PLACEHOLDER, orjson.dumps(list(allowed)).decode())
+
+
+def routes(rt: Runtime) -> list[Route]:
+    page = render(rt.settings.allowed_origins)
+
+    async def xframe(request: Request) -> Response:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    return [route(XFRAME_PATH, xframe, ["GET"]), route(XFRAME_ALIAS, xframe, ["GET"])]

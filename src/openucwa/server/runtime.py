@@ -1,0 +1,25 @@
+"""What the lifespan builds and the routes use: Services once started, plus per-node caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..actions.services import Services
+from ..actions.users import TokenCache
+from ..config import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    tokens: TokenCache = field(default_factory=TokenCache)
+    _services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("the server has not started")
+        return self._services
+
+    def start(self, services: Services) -> None:
+        self._services = services

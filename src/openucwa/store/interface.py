@@ -1,0 +1,94 @@
+"""The one Store interface actions use (SQLite by default, PostgreSQL for scale-out).
+
+Everything happens inside ``async with store.transaction() as tx``: a transaction is the unit in
+which state changes and the events describing them are committed together (publish-after-commit
+is the caller's job). ``get_application(..., for_update=True)`` locks the application row until the
+transaction ends, which is how two nodes serialise work on one event channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from ..core.events import Event, StoredEvent
+from ..core.models import Application, Token, User
+
+
+class DuplicateError(Exception):
+    """A unique key (user uri, application id) is already taken."""
+
+
+class Tx(Protocol):
+    # users -------------------------------------------------------------------------------
+    async def add_user(self, user: User) -> None:
+        """Raises DuplicateError when the uri exists."""
+
+    async def get_user(self, uri: str) -> User | None: ...
+
+    async def list_users(self) -> list[User]:
+        """Ordered by uri."""
+
+    async def set_password(self, uri: str, password_hash: str) -> bool:
+        """False when the user does not exist."""
+
+    async def remove_user(self, uri: str) -> bool:
+        """Also removes the user's tokens; False when the user does not exist."""
+
+    # tokens ------------------------------------------------------------------------------
+    async def add_token(self, token: Token) -> None: ...
+
+    async def get_token(self, token_hash: str) -> Token | None: ...
+
+    async def delete_expired_tokens(self, now: float) -> int: ...
+
+    # applications ------------------------------------------------------------------------
+    async def add_application(self, app: Application) -> None:
+        """Raises DuplicateError when the id exists."""
+
+    async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None: ...
+
+    async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
+        """The ACTIVE application of this user with this endpointId, if any."""
+
+    async def list_applications(
+        self, user_uri: str | None = None, *, active_only: bool = True
+    ) -> list[Application]:
+        """Ordered by created_at; all users when user_uri is None."""
+
+    async def update_application(self, app_id: str, **fields: Any) -> None:
+        """Sets the named ``Application`` fields (tuples stored as lists of strings)."""
+
+    async def delete_application(self, app_id: str) -> None:
+        """Removes the row, its queued events and its batches (tombstones are kept as status rows)."""
+
+    # event channel -----------------------------------------------------------------------
+    async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
+        """Queues events (positions increase in the given order), bumps and returns the app's version."""
+
+    async def bump_version(self, app_id: str) -> int:
+        """Bumps the version without events (P-GET replaced, application ended)."""
+
+    async def queued_events(self, app_id: str) -> list[StoredEvent]:
+        """Unbatched events, ordered by position."""
+
+    async def discard_queued(self, app_id: str) -> None: ...
+
+    async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
+        """Stores a produced batch and removes the queued events it consumed (listed by position,
+        including ones merged away)."""
+
+    async def get_batch(self, app_id: str, number: int) -> bytes | None: ...
+
+    async def prune_batches(self, app_id: str, below: int) -> None:
+        """Drops acknowledged batches (numbers < below)."""
+
+
+class Store(Protocol):
+    async def migrate(self) -> None:
+        """Brings the schema to the latest Alembic revision."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,110 @@
+"""The tables, declared once for SQLite and PostgreSQL alike.
+
+``migrations/versions`` must create exactly this (a test compares them), so a change here needs a
+new revision. Epoch seconds use ``Double`` because ``REAL``/``float4`` would lose milliseconds.
+Constraint names follow a convention so later SQLite batch migrations can address them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Epoch = sa.Double
+# INTEGER (not BIGINT) on SQLite, so the column aliases the rowid and autoincrements.
+Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("uri", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("email", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("department", sa.Text),
+    sa.Column("company", sa.Text),
+    sa.Column("office", sa.Text),
+    sa.Column("work_phone", sa.Text),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),
+    sa.Column("user_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), nullable=False),
+    sa.Column("expires_at", Epoch, nullable=False),
+    sa.Index("ix_tokens_expires_at", "expires_at"),
+)
+
+# One column per ``Application`` field; tuples and ``extra`` are JSON text (see sql.py).
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("user_uri", sa.Text, nullable=False),
+    sa.Column("endpoint_id", sa.Text, nullable=False),
+    sa.Column("user_agent", sa.Text, nullable=False),
+    sa.Column("culture", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("comm_key", sa.Text, nullable=False),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("last_request_at", Epoch, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("ended_at", Epoch),
+    sa.Column("instance_id", sa.Text),
+    sa.Column("available", sa.Boolean, nullable=False),
+    sa.Column("supported_modalities", sa.Text, nullable=False),
+    sa.Column("supported_message_formats", sa.Text, nullable=False),
+    sa.Column("sign_in_as", sa.Text),
+    sa.Column("inactive_timeout", sa.Integer, nullable=False),
+    sa.Column("last_activity_at", Epoch),
+    sa.Column("lowest_batch", sa.Integer, nullable=False),
+    sa.Column("next_batch", sa.Integer, nullable=False),
+    sa.Column("ch_timeout", sa.Integer, nullable=False),
+    sa.Column("ch_low", sa.Integer, nullable=False),
+    sa.Column("ch_medium", sa.Integer, nullable=False),
+    sa.Column("resume_pending", sa.Boolean, nullable=False),
+    sa.Column("pget_owner", sa.Text),
+    sa.Column("pget_priority", sa.Integer, nullable=False),
+    sa.Column("pget_lease_until", Epoch),
+    sa.Column("pget_released_at", Epoch),
+    sa.Column("used_channel", sa.Boolean, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("extra", sa.Text, nullable=False),
+    sa.Index("ix_applications_user_uri_endpoint_id", "user_uri", "endpoint_id"),
+    sa.Index("ix_applications_status", "status"),
+)
+
+# ``position`` is global and never reused (AUTOINCREMENT / sequence), so it orders every queue.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("position", Position, primary_key=True, autoincrement=True),
+    sa.Column("app_id", sa.Text, nullable=False),
+    sa.Column("sender_rel", sa.Text, nullable=False),
+    sa.Column("sender_href", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("enqueued_at", Epoch, nullable=False),
+    sa.Column("merge_key", sa.Text),
+    # Serves both "WHERE app_id = ?" and "... ORDER BY position".
+    sa.Index("ix_events_app_id_position", "app_id", "position"),
+    sqlite_autoincrement=True,
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("app_id", sa.Text, primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+)

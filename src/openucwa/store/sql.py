@@ -1,0 +1,274 @@
+"""The Store, once, in SQLAlchemy Core: SQLite and PostgreSQL differ only in how they are opened.
+
+Dialect differences stay in ``sqlite.py``/``postgres.py`` (connection setup, how transactions are
+serialised); everything here is portable SQL, so both backends pass one contract suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import typing
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..core.events import Event, Priority, StoredEvent
+from ..core.models import Application, AppStatus, Token, User
+from .interface import DuplicateError
+from .schema import applications, batches, tokens, users
+from .schema import events as queue
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_APP_HINTS = typing.get_type_hints(Application)
+APP_FIELDS = frozenset(f.name for f in dataclasses.fields(Application))
+# Columns holding JSON text, decoded back to the Python type the dataclass declares.
+_TUPLE_FIELDS = frozenset(n for n, t in _APP_HINTS.items() if typing.get_origin(t) is tuple)
+_DICT_FIELDS = frozenset(n for n, t in _APP_HINTS.items() if typing.get_origin(t) is dict)
+# Arbitrary constant: PostgreSQL nodes starting together must not race to create the tables.
+_MIGRATION_LOCK_KEY = 0x0C_A1_0001
+_UNIQUE_SQLITE = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    """Only key clashes are DuplicateError; a foreign-key failure is a caller bug and must surface."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "pgcode", None) == "23505":
+        return True
+    if getattr(orig, "sqlite_errorname", None) in _UNIQUE_SQLITE:
+        return True
+    return "UNIQUE constraint failed" in str(orig)
+
+
+def _to_column(name: str, value: Any) -> Any:
+    if name in _TUPLE_FIELDS:
+        return orjson.dumps(list(value)).decode()
+    if name in _DICT_FIELDS:
+        return orjson.dumps(dict(value)).decode()
+    return value
+
+
+def _app_from_row(row: Mapping[str, Any]) -> Application:
+    values = dict(row)
+    for name in _TUPLE_FIELDS:
+        values[name] = tuple(orjson.loads(values[name]))
+    for name in _DICT_FIELDS:
+        values[name] = orjson.loads(values[name])
+    return Application(**values)
+
+
+def _user_from_row(row: Mapping[str, Any]) -> User:
+    return User(**row)
+
+
+class SqlTx:
+    """One open transaction; it never commits itself, ``SqlStore.transaction`` does."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
+        # A savepoint keeps the transaction usable after a clash (PostgreSQL would abort it).
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(table.insert().values(**values))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise DuplicateError(str(exc.orig)) from exc
+            raise
+
+    # users -------------------------------------------------------------------------------
+    async def add_user(self, user: User) -> None:
+        await self._insert(users, dataclasses.asdict(user))
+
+    async def get_user(self, uri: str) -> User | None:
+        row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
+        return None if row is None else _user_from_row(row)
+
+    async def list_users(self) -> list[User]:
+        rows = (await self._conn.execute(sa.select(users).order_by(users.c.uri))).mappings()
+        return [_user_from_row(r) for r in rows]
+
+    async def set_password(self, uri: str, password_hash: str) -> bool:
+        stmt = users.update().where(users.c.uri == uri).values(password_hash=password_hash)
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def remove_user(self, uri: str) -> bool:
+        # Tokens go with the user through ON DELETE CASCADE.
+        return (await self._conn.execute(users.delete().where(users.c.uri == uri))).rowcount > 0
+
+    # tokens ------------------------------------------------------------------------------
+    async def add_token(self, token: Token) -> None:
+        await self._insert(tokens, dataclasses.asdict(token))
+
+    async def get_token(self, token_hash: str) -> Token | None:
+        stmt = sa.select(tokens).where(tokens.c.token_hash == token_hash)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else Token(**row)
+
+    async def delete_expired_tokens(self, now: float) -> int:
+        """A token is valid while ``now < expires_at``."""
+        return (await self._conn.execute(tokens.delete().where(tokens.c.expires_at <= now))).rowcount
+
+    # applications ------------------------------------------------------------------------
+    async def add_application(self, app: Application) -> None:
+        values = {f.name: _to_column(f.name, getattr(app, f.name)) for f in dataclasses.fields(app)}
+        await self._insert(applications, values)
+
+    async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
+        stmt = sa.select(applications).where(applications.c.id == app_id)
+        if for_update:
+            stmt = stmt.with_for_update()  # SQLite ignores it; its store lock serialises instead
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _app_from_row(row)
+
+    async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
+        c = applications.c
+        stmt = (
+            sa.select(applications)
+            .where(c.user_uri == user_uri, c.endpoint_id == endpoint_id, c.status == AppStatus.ACTIVE)
+            .order_by(c.created_at.desc(), c.id)
+            .limit(1)
+        )
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _app_from_row(row)
+
+    async def list_applications(
+        self, user_uri: str | None = None, *, active_only: bool = True
+    ) -> list[Application]:
+        c = applications.c
+        stmt = sa.select(applications).order_by(c.created_at, c.id)
+        if user_uri is not None:
+            stmt = stmt.where(c.user_uri == user_uri)
+        if active_only:
+            stmt = stmt.where(c.status == AppStatus.ACTIVE)
+        return [_app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def update_application(self, app_id: str, **fields: Any) -> None:
+        """Raises ValueError for names that are not ``Application`` fields, and for ``id``."""
+        unknown = set(fields) - APP_FIELDS
+        if unknown or "id" in fields:
+            raise ValueError(f"cannot update application fields: {sorted(unknown | (set(fields) & {'id'}))}")
+        if not fields:
+            return
+        values = {k: _to_column(k, v) for k, v in fields.items()}
+        await self._conn.execute(applications.update().where(applications.c.id == app_id).values(values))
+
+    async def delete_application(self, app_id: str) -> None:
+        await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
+        await self._conn.execute(batches.delete().where(batches.c.app_id == app_id))
+        await self._conn.execute(applications.delete().where(applications.c.id == app_id))
+
+    # event channel -----------------------------------------------------------------------
+    async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
+        """Raises LookupError for an unknown application.
+
+        The version is bumped *before* inserting: the row lock it takes makes concurrent appenders to
+        one application draw positions in commit order, so a queue never gains an older position.
+        """
+        version = await self.bump_version(app_id)
+        if events:
+            rows = [
+                {
+                    "app_id": app_id,
+                    "sender_rel": ev.sender_rel,
+                    "sender_href": ev.sender_href,
+                    "body": orjson.dumps(ev.wire()).decode(),
+                    "priority": int(ev.priority),
+                    "enqueued_at": now,
+                    "merge_key": ev.merge_key,
+                }
+                for ev in events
+            ]
+            await self._conn.execute(queue.insert(), rows)
+        return version
+
+    async def bump_version(self, app_id: str) -> int:
+        """Raises LookupError for an unknown application."""
+        c = applications.c
+        stmt = applications.update().where(c.id == app_id).values(version=c.version + 1).returning(c.version)
+        version = (await self._conn.execute(stmt)).scalar_one_or_none()
+        if version is None:
+            raise LookupError(f"no application {app_id!r}")
+        return int(version)
+
+    async def queued_events(self, app_id: str) -> list[StoredEvent]:
+        stmt = sa.select(queue).where(queue.c.app_id == app_id).order_by(queue.c.position)
+        return [
+            StoredEvent(
+                position=r["position"],
+                sender_rel=r["sender_rel"],
+                sender_href=r["sender_href"],
+                body=orjson.loads(r["body"]),
+                priority=Priority(r["priority"]),
+                enqueued_at=r["enqueued_at"],
+                merge_key=r["merge_key"],
+            )
+            for r in (await self._conn.execute(stmt)).mappings()
+        ]
+
+    async def discard_queued(self, app_id: str) -> None:
+        await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
+
+    async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
+        """Raises DuplicateError when the batch number exists (a batch is produced once)."""
+        await self._insert(batches, {"app_id": app_id, "number": number, "body": body})
+        if positions:
+            consumed = queue.delete().where(queue.c.app_id == app_id, queue.c.position.in_(positions))
+            await self._conn.execute(consumed)
+
+    async def get_batch(self, app_id: str, number: int) -> bytes | None:
+        stmt = sa.select(batches.c.body).where(batches.c.app_id == app_id, batches.c.number == number)
+        body = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return None if body is None else bytes(body)
+
+    async def prune_batches(self, app_id: str, below: int) -> None:
+        await self._conn.execute(batches.delete().where(batches.c.app_id == app_id, batches.c.number < below))
+
+
+class SqlStore:
+    """Store over an AsyncEngine; ``lock`` serialises whole transactions where the database can't."""
+
+    def __init__(self, engine: AsyncEngine, *, lock: asyncio.Lock | None = None) -> None:
+        self.engine = engine
+        self._lock = lock
+
+    @contextlib.asynccontextmanager
+    async def _serialised(self) -> AsyncIterator[None]:
+        if self._lock is None:
+            yield
+        else:
+            async with self._lock:
+                yield
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlTx]:
+        """Commits when the block exits normally, rolls back when it raises. Do not nest them."""
+        async with self._serialised(), self.engine.connect() as conn, conn.begin():
+            yield SqlTx(conn)
+
+    async def migrate(self) -> None:
+        """Runs ``alembic upgrade head`` on our own connection: no alembic.ini, no second engine."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("path_separator", "os")
+
+        def upgrade(sync_conn: sa.Connection) -> None:
+            if sync_conn.dialect.name == "postgresql":
+                sync_conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, "head")
+
+        async with self._serialised(), self.engine.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,184 @@
+"""Shared fixtures: real servers on loopback (SQLite file or PostgreSQL), seeded users, clients.
+
+A server is a real ``openucwa serve`` subprocess on a free 127.0.0.1 port, so every e2e test
+crosses a real socket, uvicorn and the real store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+PG_ADMIN_DSN = os.environ.get("OPENUCWA_TEST_PG", "postgresql://127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("OPENUCWA_TEST_REDIS", "redis://127.0.0.1:6379/0")
+USERS = {
+    "toshm@contoso.com": ("Tosh Meston", "tosh-secret"),
+    "lenea@contoso.com": ("Lene Aaling", "lene-secret"),
+    "sarad@contoso.com": ("Sara Davis", "sara-secret"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pg_unreachable() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return None
+    except OSError as exc:
+        return f"PostgreSQL not reachable at 127.0.0.1:5432: {exc}"
+
+
+def redis_unreachable() -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return None
+    except OSError as exc:
+        return f"Redis not reachable at 127.0.0.1:6379: {exc}"
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database() -> str:
+    name = f"openucwa_e2e_{secrets.token_hex(6)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _seed(data_dir: str, database_url: str | None, users: dict[str, tuple[str, str]]) -> None:
+    from openucwa.actions import users as actions_users
+    from openucwa.cli import services
+
+    async with services(data_dir, database_url) as svc:
+        existing = {u.uri for u in await actions_users.list_users(svc)}
+        for uri, (name, pw) in users.items():
+            if uri not in existing:
+                await actions_users.add_user(svc, uri, name, pw)
+
+
+@dataclass
+class Server:
+    base: str
+    data_dir: str
+    database_url: str | None
+    args: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        assert self.log_path is not None
+        env = {**os.environ, **self.extra_env}
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "openucwa", "serve", *self.args, "--log-level", "warning"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                httpx.get(self.base + "/", timeout=0.5)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start in 20 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path else ""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and (reason := pg_unreachable()):
+        pytest.skip(reason)
+    return str(request.param)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, backend: str) -> Iterator[object]:
+    """``make_server(*extra_flags)`` → a started Server on the chosen backend with seeded users.
+
+    Calling it again gives a second node on the same database (for scale-out tests).
+    """
+    started: list[Server] = []
+    databases: list[str] = []
+    data_dir = str(tmp_path / "data")
+    database_url: str | None = None
+    if backend == "postgres":
+        databases.append(create_pg_database())
+        database_url = f"postgresql://127.0.0.1:5432/{databases[0]}"
+    asyncio.run(_seed(data_dir, database_url, USERS))
+
+    def factory(*flags: str, env: dict[str, str] | None = None) -> Server:
+        port = free_port()
+        args = ["--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir, *flags]
+        if database_url:
+            args += ["--database-url", database_url]
+        srv = Server(
+            f"http://127.0.0.1:{port}",
+            data_dir,
+            database_url,
+            args,
+            log_path=tmp_path / f"server-{port}.log",
+            extra_env=env or {},
+        )
+        srv.start()
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.stop()
+    for name in databases:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def server(make_server: object) -> Server:
+    return make_server("--no-event-aggregation")  # type: ignore[operator]
