@@ -133,52 +133,69 @@ class Server:
         return self.log_path.read_text() if self.log_path else ""
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@dataclass(frozen=True)
+class Database:
+    data_dir: str
+    url: str | None
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres" and (reason := pg_unreachable()):
         pytest.skip(reason)
     return str(request.param)
 
 
-@pytest.fixture
-def make_server(tmp_path: Path, backend: str) -> Iterator[object]:
-    """``make_server(*extra_flags)`` → a started Server on the chosen backend with seeded users.
+@pytest.fixture(scope="session")
+def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """One seeded database per backend for the whole session; tests use their own endpoint ids."""
+    data_dir = str(tmp_path_factory.mktemp(f"data-{backend}"))
+    name = create_pg_database() if backend == "postgres" else None
+    db = Database(data_dir, f"postgresql://127.0.0.1:5432/{name}" if name else None)
+    asyncio.run(_seed(db.data_dir, db.url, USERS))
+    yield db
+    if name:
+        drop_pg_database(name)
 
-    Calling it again gives a second node on the same database (for scale-out tests).
+
+def _start(db: Database, log_dir: Path, flags: tuple[str, ...], env: dict[str, str] | None) -> Server:
+    port = free_port()
+    args = ["--host", "127.0.0.1", "--port", str(port), "--data-dir", db.data_dir, *flags]
+    if db.url:
+        args += ["--database-url", db.url]
+    srv = Server(
+        f"http://127.0.0.1:{port}",
+        db.data_dir,
+        db.url,
+        args,
+        log_path=log_dir / f"server-{port}.log",
+        extra_env=env or {},
+    )
+    srv.start()
+    return srv
+
+
+@pytest.fixture
+def make_server(database: Database, tmp_path: Path) -> Iterator[object]:
+    """``make_server(*flags, env=...)`` → a started node on the session database.
+
+    Calling it twice gives two nodes sharing one database (scale-out tests).
     """
     started: list[Server] = []
-    databases: list[str] = []
-    data_dir = str(tmp_path / "data")
-    database_url: str | None = None
-    if backend == "postgres":
-        databases.append(create_pg_database())
-        database_url = f"postgresql://127.0.0.1:5432/{databases[0]}"
-    asyncio.run(_seed(data_dir, database_url, USERS))
 
     def factory(*flags: str, env: dict[str, str] | None = None) -> Server:
-        port = free_port()
-        args = ["--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir, *flags]
-        if database_url:
-            args += ["--database-url", database_url]
-        srv = Server(
-            f"http://127.0.0.1:{port}",
-            data_dir,
-            database_url,
-            args,
-            log_path=tmp_path / f"server-{port}.log",
-            extra_env=env or {},
-        )
-        srv.start()
+        srv = _start(database, tmp_path, flags, env)
         started.append(srv)
         return srv
 
     yield factory
     for srv in started:
         srv.stop()
-    for name in databases:
-        drop_pg_database(name)
 
 
-@pytest.fixture
-def server(make_server: object) -> Server:
-    return make_server("--no-event-aggregation")  # type: ignore[operator]
+@pytest.fixture(scope="session")
+def server(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The shared node of a backend, in the test profile (every event released at once)."""
+    srv = _start(database, tmp_path_factory.mktemp("logs"), ("--no-event-aggregation",), None)
+    yield srv
+    srv.stop()

@@ -58,6 +58,12 @@ async def pget_round(
         state = app.channel
         if first:
             state = type(state)(state.lowest, state.next, settings, state.resume_pending)
+        if params.ack is not None:
+            acked = acknowledge(state, params.ack)
+            if acked.lowest != state.lowest:
+                await u.tx.prune_batches(app.id, acked.lowest)
+                fields["lowest_batch"] = acked.lowest
+                state = acked
         links = AppLinks(app.id)
         queued = await u.tx.queued_events(app.id) if params.ack == state.next else []
         decision = decide(
@@ -78,9 +84,6 @@ async def pget_round(
             if first:
                 await u.bump(app.id)
             return Answer(dumps(resync_page(links.events(decision.ack))))
-        acked = acknowledge(state, decision.number)
-        await u.tx.prune_batches(app.id, acked.lowest)
-        release["lowest_batch"] = acked.lowest
         if isinstance(decision, Replay):
             body = await u.tx.get_batch(app.id, decision.number)
             if body is None:  # pruned under us by an expiry; the client must start over

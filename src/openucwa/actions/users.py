@@ -9,6 +9,7 @@ take the same path and the same time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from ..store.interface import DuplicateError
 from .services import Services
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("openucwa-timing-equaliser")
 TOKEN_PREFIX = "cwt="
 
 
@@ -39,6 +39,12 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so both failures cost the same."""
+    return _hasher.hash("openucwa-timing-equaliser")
 
 
 def token_digest(token: str) -> str:
@@ -102,7 +108,7 @@ async def authenticate(svc: Services, username: str, password: str) -> IssuedTok
     if uri is not None:
         async with svc.store.transaction() as tx:
             user = await tx.get_user(uri)
-    ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+    ok = await asyncio.to_thread(_verify, user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok:
         return None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

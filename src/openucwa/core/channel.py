@@ -135,6 +135,8 @@ def merge(events: Sequence[StoredEvent], aggregation: bool = True) -> list[Store
     The survivor keeps its own (later) place, so order is never changed; ``added``, ``deleted``,
     operation events and messages have no merge key and always survive.
     """
+    if not aggregation:
+        return list(events)
     last_index: dict[str, int] = {}
     for i, ev in enumerate(events):
         if ev.merge_key is not None:

@@ -86,3 +86,18 @@ class Application:
     def pget_pending(self, now: float) -> bool:
         """A P-GET holds the channel while its lease runs; a crashed node's lease simply lapses."""
         return self.pget_owner is not None and (self.pget_lease_until or 0) > now
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """What a user published, shared by all of the user's applications (SPEC §11.5).
+
+    ``availability`` is the explicit value (None: computed from the applications).
+    """
+
+    user_uri: str
+    availability: str | None = None
+    activity: str | None = None
+    note: str | None = None
+    location: str | None = None
+    last_active: float | None = None

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ..core.events import Event, StoredEvent
-from ..core.models import Application, Token, User
+from ..core.models import Application, Presence, Token, User
 
 
 class DuplicateError(Exception):
@@ -62,6 +62,12 @@ class Tx(Protocol):
 
     async def delete_application(self, app_id: str) -> None:
         """Removes the row, its queued events and its batches (tombstones are kept as status rows)."""
+
+    # presence ----------------------------------------------------------------------------
+    async def get_presence(self, user_uri: str) -> Presence:
+        """The user's published state; an all-empty record when nothing was published."""
+
+    async def put_presence(self, value: Presence) -> None: ...
 
     # event channel -----------------------------------------------------------------------
     async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:

@@ -108,3 +108,15 @@ batches = sa.Table(
     sa.Column("number", sa.Integer, primary_key=True),
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
+
+# What a user published (SPEC §11.5): shared by every application of the user.
+presence = sa.Table(
+    "presence",
+    metadata,
+    sa.Column("user_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), primary_key=True),
+    sa.Column("availability", sa.Text),
+    sa.Column("activity", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("location", sa.Text),
+    sa.Column("last_active", Epoch),
+)

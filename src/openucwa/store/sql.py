@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..core.events import Event, Priority, StoredEvent
-from ..core.models import Application, AppStatus, Token, User
+from ..core.models import Application, AppStatus, Presence, Token, User
 from .interface import DuplicateError
-from .schema import applications, batches, tokens, users
+from .schema import applications, batches, presence, tokens, users
 from .schema import events as queue
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -166,6 +166,18 @@ class SqlTx:
         await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
         await self._conn.execute(batches.delete().where(batches.c.app_id == app_id))
         await self._conn.execute(applications.delete().where(applications.c.id == app_id))
+
+    # presence ----------------------------------------------------------------------------
+    async def get_presence(self, user_uri: str) -> Presence:
+        stmt = sa.select(presence).where(presence.c.user_uri == user_uri)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return Presence(user_uri) if row is None else Presence(**row)
+
+    async def put_presence(self, value: Presence) -> None:
+        values = dataclasses.asdict(value)
+        stmt = presence.update().where(presence.c.user_uri == value.user_uri).values(values)
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            await self._insert(presence, values)
 
     # event channel -----------------------------------------------------------------------
     async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:

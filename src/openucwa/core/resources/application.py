@@ -86,3 +86,17 @@ def application(app: Application, user: User) -> Json:
 def conversations(app: Application, hrefs: list[str]) -> Json:
     a = AppLinks(app.id)
     return resource("conversations", a.conversations(), links={"conversation": [link(h) for h in hrefs]})
+
+
+def presence(app: Application, availability: str, activity: str | None) -> Json:
+    return resource(
+        "presence", AppLinks(app.id).presence(), {"availability": availability, "activity": activity}
+    )
+
+
+def note(app: Application, message: str | None) -> Json:
+    return resource("note", AppLinks(app.id).note(), {"message": message or None, "type": "Personal"})
+
+
+def location(app: Application, value: str | None) -> Json:
+    return resource("location", AppLinks(app.id).location(), {"location": value or None})

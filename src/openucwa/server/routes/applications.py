@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...actions import applications as actions
-from ...actions import users
+from ...actions import presence, users
 from ...core import commands, errors
 from ...core.errors import UcwaError
 from ...core.links import APPLICATIONS, AppLinks
@@ -16,7 +16,7 @@ from ...core.resources import application as res
 from ..http import empty_input, json_input, json_response, no_content, query
 from ..middleware import current_user
 from ..runtime import Runtime
-from . import route
+from . import Endpoint, route
 
 A = APPLICATIONS + "/{app_id}"
 
@@ -99,6 +99,22 @@ def routes(rt: Runtime) -> list[Route]:
         await actions.report_my_activity(rt.services, request.path_params["app_id"], current_user(request))
         return no_content()
 
+    def published(what: str) -> tuple[Endpoint, Endpoint]:
+        async def get(request: Request) -> Response:
+            body = await presence.read(
+                rt.services, request.path_params["app_id"], current_user(request), what
+            )
+            return json_response(body, request=request, etag=True)
+
+        async def post(request: Request) -> Response:
+            data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+            await presence.write(
+                rt.services, request.path_params["app_id"], current_user(request), what, data
+            )
+            return no_content()
+
+        return get, post
+
     async def people(request: Request) -> Response:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
         return json_response(res.people(app), request=request)
@@ -111,6 +127,11 @@ def routes(rt: Runtime) -> list[Route]:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
         return json_response(res.conversations(app, []), request=request)
 
+    published_routes: list[Route] = []
+    for what in ("presence", "note", "location"):
+        get, post = published(what)
+        published_routes += [route(f"{A}/me/{what}", get, ["GET"]), route(f"{A}/me/{what}", post, ["POST"])]
+
     return [
         route(APPLICATIONS, create, ["POST"]),
         route(A, get_app, ["GET"]),
@@ -119,6 +140,7 @@ def routes(rt: Runtime) -> list[Route]:
         route(A + "/me", me, ["GET"]),
         route(A + "/me/makeMeAvailable", make_me_available, ["POST"]),
         route(A + "/me/reportMyActivity", report_my_activity, ["POST"]),
+        *published_routes,
         route(A + "/people", people, ["GET"]),
         route(A + "/communication", communication, ["GET"]),
         route(A + "/communication/conversations", conversations, ["GET"]),

@@ -1,0 +1,40 @@
+"""A user's availability, derived from what was published and the user's applications (SPEC §11.5).
+
+Idle/away adjustment from reportMyActivity is part of the presence model proper and is computed
+here too, so every reader (me/presence, contacts, watchers) agrees on one value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .models import Application, Presence
+
+IDLE_FORMS = {"Online": "IdleOnline", "Busy": "IdleBusy"}
+
+
+def availability(pub: Presence, apps: Sequence[Application], now: float, away_after: float = 300.0) -> str:
+    available = [a for a in apps if a.available]
+    if not available:
+        return "Offline"
+    base = pub.availability
+    if base is None:
+        latest = max(available, key=lambda a: (a.last_activity_at or 0.0, a.created_at))
+        base = latest.sign_in_as or "Online"
+    if base == "Offwork":
+        return "Away"
+    if base in IDLE_FORMS:
+        idle_since = [(a.last_activity_at or a.created_at) + a.inactive_timeout * 60 for a in available]
+        if all(now >= t for t in idle_since):
+            return "Away" if all(now >= t + away_after for t in idle_since) else IDLE_FORMS[base]
+    return base
+
+
+def activity(pub: Presence, apps: Sequence[Application]) -> str | None:
+    if pub.activity:
+        return pub.activity
+    if pub.availability == "Offwork" or (
+        pub.availability is None and any(a.available and a.sign_in_as == "Offwork" for a in apps)
+    ):
+        return "off-work"
+    return None

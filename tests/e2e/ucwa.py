@@ -1,0 +1,86 @@
+"""A tiny test-side UCWA walker: every URL comes from the root, a link, or a Location header."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+JSON = {"Accept": "application/json"}
+
+
+def token_for(base: str, user: str, password: str) -> str:
+    root = httpx.get(base + "/", headers=JSON).json()
+    challenge = httpx.get(root["_links"]["user"]["href"], headers=JSON).headers["www-authenticate"]
+    token_url = challenge.split('href="', 1)[1].split('"', 1)[0]
+    r = httpx.post(token_url, data={"grant_type": "password", "username": user, "password": password})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+@dataclass
+class Session:
+    base: str
+    token: str
+    app: dict[str, Any]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**JSON, "Authorization": f"Bearer {self.token}"}
+
+    def url(self, href: str) -> str:
+        return href if href.startswith("http") else self.base + href
+
+    @property
+    def self_href(self) -> str:
+        return str(self.app["_links"]["self"]["href"])
+
+    def get(self, href: str, **kw: Any) -> httpx.Response:
+        return httpx.get(self.url(href), headers={**self.headers, **kw.pop("headers", {})}, timeout=30, **kw)
+
+    def post(self, href: str, **kw: Any) -> httpx.Response:
+        return httpx.post(self.url(href), headers={**self.headers, **kw.pop("headers", {})}, timeout=30, **kw)
+
+    def delete(self, href: str) -> httpx.Response:
+        return httpx.delete(self.url(href), headers=self.headers, timeout=30)
+
+    def make_me_available(self) -> None:
+        r = self.post(
+            self.app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"],
+            json={"SupportedModalities": ["Messaging"]},
+        )
+        assert r.status_code == 204, r.text
+
+    def events(self) -> Channel:
+        return Channel(self, self.app["_links"]["events"]["href"])
+
+
+@dataclass
+class Channel:
+    session: Session
+    next_href: str
+
+    def poll(self, **kw: Any) -> dict[str, Any]:
+        r = self.session.get(self.next_href, **kw)
+        assert r.status_code == 200, r.text
+        page: dict[str, Any] = r.json()
+        links = page["_links"]
+        self.next_href = links.get("resync", links.get("next"))["href"]
+        return page
+
+
+def sign_in(base: str, user: str, password: str, endpoint: str = "endpoint-1", **extra: str) -> Session:
+    token = token_for(base, user, password)
+    headers = {**JSON, "Authorization": f"Bearer {token}"}
+    root = httpx.get(base + "/", headers=JSON).json()
+    user_res = httpx.get(root["_links"]["user"]["href"], headers=headers).json()
+    body = {"UserAgent": "OpenUCWA tests", "EndpointId": endpoint, "Culture": "en-US", **extra}
+    r = httpx.post(user_res["_links"]["applications"]["href"], headers=headers, json=body)
+    assert r.status_code in (200, 201), r.text
+    return Session(base, token, r.json())
+
+
+def events_of(page: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(sender rel, event type, link rel) in page order."""
+    return [(s["rel"], e["type"], e["link"]["rel"]) for s in page.get("sender", []) for e in s["events"]]
