@@ -37,10 +37,12 @@ class Session:
         return str(self.app["_links"]["self"]["href"])
 
     def get(self, href: str, **kw: Any) -> httpx.Response:
-        return httpx.get(self.url(href), headers={**self.headers, **kw.pop("headers", {})}, timeout=30, **kw)
+        kw.setdefault("timeout", 30)
+        return httpx.get(self.url(href), headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def post(self, href: str, **kw: Any) -> httpx.Response:
-        return httpx.post(self.url(href), headers={**self.headers, **kw.pop("headers", {})}, timeout=30, **kw)
+        kw.setdefault("timeout", 30)
+        return httpx.post(self.url(href), headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def delete(self, href: str) -> httpx.Response:
         return httpx.delete(self.url(href), headers=self.headers, timeout=30)

@@ -42,7 +42,7 @@ class Event:
     @property
     def merge_key(self) -> str | None:
         """Target href for events a later ``updated`` of the same target may replace (SPEC §8.6)."""
-        if self.type != "added" and self.link_rel not in UNMERGEABLE_RELS:
+        if self.type in MERGEABLE_TYPES and self.link_rel not in UNMERGEABLE_RELS:
             return self.link_href
         return None
 

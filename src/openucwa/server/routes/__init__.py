@@ -17,3 +17,12 @@ def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
     if r.methods is not None:
         r.methods.discard("HEAD")
     return r
+
+
+def resource(path: str, **handlers: Endpoint) -> Route:
+    """One route for several methods, so a 405 lists every allowed one in ``Allow``."""
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return route(path, dispatch, list(handlers))

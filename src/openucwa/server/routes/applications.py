@@ -16,7 +16,7 @@ from ...core.resources import application as res
 from ..http import empty_input, json_input, json_response, no_content, query
 from ..middleware import current_user
 from ..runtime import Runtime
-from . import Endpoint, route
+from . import Endpoint, resource, route
 
 A = APPLICATIONS + "/{app_id}"
 
@@ -130,12 +130,11 @@ def routes(rt: Runtime) -> list[Route]:
     published_routes: list[Route] = []
     for what in ("presence", "note", "location"):
         get, post = published(what)
-        published_routes += [route(f"{A}/me/{what}", get, ["GET"]), route(f"{A}/me/{what}", post, ["POST"])]
+        published_routes.append(resource(f"{A}/me/{what}", GET=get, POST=post))
 
     return [
         route(APPLICATIONS, create, ["POST"]),
-        route(A, get_app, ["GET"]),
-        route(A, delete_app, ["DELETE"]),
+        resource(A, GET=get_app, DELETE=delete_app),
         route(A + "/policies", policies, ["GET"]),
         route(A + "/me", me, ["GET"]),
         route(A + "/me/makeMeAvailable", make_me_available, ["POST"]),
