@@ -35,6 +35,10 @@ class Settings:
     reaper_interval: float = 5.0
     user_agent_denylist: tuple[str, ...] = ()
     html_messaging: bool = True
+    invitation_timeout: float = 30.0
+    message_delivery_timeout: float = 30.0
+    typing_timeout: float = 5.0
+    max_message_bytes: int = 64 * 1024
     server_fqdn: str = "openucwa.local"
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -17,30 +17,9 @@ from ..core.ids import application_id_from
 from ..core.links import AppLinks
 from ..core.models import Application, AppStatus, User
 from ..core.resources import application as res
+from . import messaging
+from .access import load
 from .services import Services, Unit, unit
-
-_TOUCH_EVERY = 5.0
-_ENDED_ERRORS = {
-    AppStatus.EXPIRED: errors.INACTIVE_APPLICATION_EXPIRED,
-    AppStatus.EVICTED: errors.TOO_MANY_APPLICATIONS,
-    AppStatus.DELETED: errors.APPLICATION_NOT_FOUND,
-}
-
-
-def check_owned(app: Application | None, user_uri: str) -> Application:
-    """Another user's application answers exactly like a missing one: no hint that it exists."""
-    if app is None or app.user_uri != user_uri:
-        raise UcwaError(errors.APPLICATION_NOT_FOUND)
-    if app.status != AppStatus.ACTIVE:
-        raise UcwaError(_ENDED_ERRORS.get(app.status, errors.APPLICATION_NOT_FOUND))
-    return app
-
-
-async def load(u: Unit, app_id: str, user_uri: str, *, for_update: bool = False) -> Application:
-    app = check_owned(await u.tx.get_application(app_id, for_update=for_update), user_uri)
-    if u.now - app.last_request_at > _TOUCH_EVERY:
-        await u.tx.update_application(app.id, last_request_at=u.now)
-    return app
 
 
 async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[Application, bool]:
@@ -80,7 +59,9 @@ async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[App
 
 
 async def end(u: Unit, app: Application, status: str) -> None:
-    """Terminates an application (SPEC §7.3): queued events go, a pending P-GET is woken to fail."""
+    """Terminates an application (SPEC §7.3): its conversations end for everyone, queued events go,
+    a pending P-GET is woken to fail."""
+    await messaging.end_for_application(u, app)
     await u.tx.update_application(app.id, status=status, ended_at=u.now, pget_owner=None, available=False)
     await u.tx.discard_queued(app.id)
     await u.tx.prune_batches(app.id, app.next_batch + 1)

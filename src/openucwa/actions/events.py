@@ -17,7 +17,7 @@ from ..core.errors import UcwaError
 from ..core.events import page, resync_page
 from ..core.links import AppLinks
 from ..wire import dumps
-from . import applications
+from . import access, messaging
 from .services import Services, unit
 
 LEASE_SLACK = 30.0
@@ -26,6 +26,7 @@ LEASE_SLACK = 30.0
 @dataclass(frozen=True, slots=True)
 class Answer:
     body: bytes
+    receipts: tuple[dict[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,18 @@ class Hold:
 async def pget_round(
     svc: Services, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float, first: bool
 ) -> Answer | Hold:
+    result = await _round(svc, app_id, user_uri, params, pget_id, started_at, first)
+    if isinstance(result, Answer) and result.receipts:
+        # Delivered now that the batch is committed: the senders may learn it (SPEC §15.3).
+        await messaging.confirm(svc, list(result.receipts))  # type: ignore[arg-type]
+    return result
+
+
+async def _round(
+    svc: Services, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float, first: bool
+) -> Answer | Hold:
     async with unit(svc) as u:
-        app = await applications.load(u, app_id, user_uri, for_update=True)
+        app = await access.load(u, app_id, user_uri, for_update=True)
         fields: dict[str, object] = {}
         if first:
             if app.pget_pending(u.now) and app.pget_owner != pget_id and params.priority < app.pget_priority:
@@ -97,13 +108,14 @@ async def pget_round(
         events = merge(queued, svc.settings.event_aggregation) if decision.with_events else []
         body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
         await u.tx.store_batch(app.id, n, body, [e.position for e in queued] if decision.with_events else [])
+        receipts = tuple(e.receipt for e in events if e.receipt is not None)
         release.update(next_batch=n + 1, resume_pending=False)
         if decision.resume:
             release.update(ch_timeout=180, ch_low=15, ch_medium=5)
         await u.tx.update_application(app.id, **release)
         if first:
             await u.bump(app.id)
-        return Answer(body)
+        return Answer(body, receipts)
 
 
 async def abandon(svc: Services, app_id: str, pget_id: str) -> None:

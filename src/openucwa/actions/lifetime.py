@@ -7,7 +7,7 @@ import logging
 
 from ..core.lifetime import Timers, Verdict, verdict
 from ..core.models import AppStatus
-from . import applications
+from . import applications, messaging
 from .services import Services, unit
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,15 @@ async def sweep(svc: Services) -> dict[Verdict, int]:
             if v is Verdict.EXPIRE:
                 await applications.end(u, app, AppStatus.EXPIRED)
             elif v is Verdict.RESET:
+                await messaging.end_for_application(u, app)
                 await u.tx.discard_queued(app.id)
                 await u.tx.update_application(app.id, resume_pending=True)
             elif v is Verdict.PURGE:
                 await u.tx.delete_application(app.id)
         if v is Verdict.PURGE:
             svc.notifier.forget(seen.id)
+    await messaging.tick(svc)
+    await messaging.expire_deliveries(svc)
     return counts
 
 

@@ -17,7 +17,7 @@ from ..core.hal import Json
 from ..core.links import AppLinks
 from ..core.models import Application, Presence
 from ..core.resources import application as res
-from . import applications
+from . import access
 from .services import Services, Unit, unit
 
 NOTE_MAX = 512
@@ -25,7 +25,7 @@ LOCATION_MAX = 60
 
 
 async def _available(u: Unit, app_id: str, user_uri: str) -> Application:
-    app = await applications.load(u, app_id, user_uri)
+    app = await access.load(u, app_id, user_uri)
     if not app.available:
         raise UcwaError(errors.MAKE_ME_AVAILABLE_REQUIRED)
     return app

@@ -38,6 +38,7 @@ class Event:
     status: str | None = None
     reason: Json | None = None
     extra: Json = field(default_factory=dict)
+    receipt: Json | None = None  # not on the wire: what to confirm to a sender once delivered
 
     @property
     def merge_key(self) -> str | None:
@@ -75,6 +76,7 @@ class StoredEvent:
     priority: Priority
     enqueued_at: float
     merge_key: str | None
+    receipt: Json | None = None
 
 
 def group_by_sender(events: Iterable[StoredEvent]) -> list[Json]:

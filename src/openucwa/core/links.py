@@ -99,3 +99,65 @@ class AppLinks:
 
     def conversations(self) -> str:
         return f"{self.base}/communication/conversations?filter=active"
+
+    def start_messaging(self) -> str:
+        return f"{self.base}/communication/messagingInvitations"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvLinks:
+    """Hrefs of one conversation as one application sees it (``C`` in the spec)."""
+
+    app_id: str
+    conv_id: str
+
+    @property
+    def base(self) -> str:
+        return f"{APPLICATIONS}/{self.app_id}/communication/conversations/{self.conv_id}"
+
+    def conversation(self) -> str:
+        return self.base
+
+    def participants(self) -> str:
+        return f"{self.base}/participants"
+
+    def participant(self, user: str) -> str:
+        return f"{self.base}/participants/{quote(user, safe='@')}"
+
+    def participant_messaging(self, user: str) -> str:
+        return f"{self.participant(user)}/messaging"
+
+    def messaging(self) -> str:
+        return f"{self.base}/messaging"
+
+    def stop_messaging(self) -> str:
+        return f"{self.base}/messaging/terminate"
+
+    def messages(self) -> str:
+        return f"{self.base}/messaging/messages"
+
+    def message(self, n: int) -> str:
+        return f"{self.base}/messaging/messages/{n}"
+
+    def typing(self) -> str:
+        return f"{self.base}/messaging/typing"
+
+    def typing_participants(self) -> str:
+        return f"{self.base}/messaging/typingParticipants"
+
+    def history(self) -> str:
+        return f"{self.base}/messaging/history"
+
+    def add_participant(self) -> str:
+        return (
+            f"{APPLICATIONS}/{self.app_id}/communication/participantInvitations?conversation={self.conv_id}"
+        )
+
+    def invitation(self, inv_id: str) -> str:
+        return f"{APPLICATIONS}/{self.app_id}/communication/messagingInvitations/{inv_id}"
+
+    def accept(self, inv_id: str) -> str:
+        return f"{self.invitation(inv_id)}/accept"
+
+    def decline(self, inv_id: str) -> str:
+        return f"{self.invitation(inv_id)}/decline"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from ..core.conversation import ConvView, Message
 from ..core.events import Event, StoredEvent
 from ..core.models import Application, Presence, Token, User
 
@@ -89,6 +90,44 @@ class Tx(Protocol):
 
     async def prune_batches(self, app_id: str, below: int) -> None:
         """Drops acknowledged batches (numbers < below)."""
+
+    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, dict[str, Any]]]:
+        """Removes message events nobody fetched in time; returns (app id, receipt) for each."""
+
+    # conversations -----------------------------------------------------------------------
+    async def add_session(self, session_id: str, now: float) -> None: ...
+
+    async def lock_session(self, session_id: str) -> bool:
+        """Locks the communication until the transaction ends; False if it does not exist."""
+
+    async def set_session_deadline(self, session_id: str, deadline: float | None) -> None: ...
+
+    async def due_sessions(self, now: float) -> list[str]:
+        """Sessions whose deadline has passed."""
+
+    async def delete_session(self, session_id: str) -> None: ...
+
+    async def put_conversation(self, view: ConvView) -> None:
+        """Inserts or replaces the view."""
+
+    async def get_conversation(self, conv_id: str) -> ConvView | None: ...
+
+    async def list_conversations(self, app_id: str) -> list[ConvView]: ...
+
+    async def session_views(self, session_id: str) -> list[ConvView]: ...
+
+    async def delete_conversation(self, conv_id: str) -> None: ...
+
+    async def add_message(self, m: Message) -> None: ...
+
+    async def get_message(self, conv_id: str, n: int) -> Message | None: ...
+
+    async def list_messages(
+        self, conv_id: str, before: int | None = None, limit: int = 1000
+    ) -> list[Message]:
+        """Newest first."""
+
+    async def update_message(self, conv_id: str, n: int, *, status: str, failed: Sequence[str]) -> None: ...
 
 
 class Store(Protocol):

@@ -96,6 +96,8 @@ events = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False),
     sa.Column("enqueued_at", Epoch, nullable=False),
     sa.Column("merge_key", sa.Text),
+    # A message event's delivery receipt (JSON), turned into the sender's completion when produced.
+    sa.Column("receipt", sa.Text),
     # Serves both "WHERE app_id = ?" and "... ORDER BY position".
     sa.Index("ix_events_app_id_position", "app_id", "position"),
     sqlite_autoincrement=True,
@@ -119,4 +121,40 @@ presence = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("location", sa.Text),
     sa.Column("last_active", Epoch),
+)
+
+# One row per communication: the lock every action on its views takes first (SPEC §14).
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    # When something must happen without a request: an invitation times out, typing expires.
+    sa.Column("deadline", Epoch, index=True),
+)
+
+# One application's view of a conversation, as a JSON document (core.conversation.ConvView).
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("app_id", sa.Text, nullable=False, index=True),
+    sa.Column("session_id", sa.Text, nullable=False, index=True),
+    sa.Column("doc", sa.Text, nullable=False),
+)
+
+# Messages of a conversation view; kept after the conversation ends (history).
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("conv_id", sa.Text, primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),
+    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("sender", sa.Text, nullable=False),
+    sa.Column("content_type", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("operation_id", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("failed", sa.Text, nullable=False),
 )

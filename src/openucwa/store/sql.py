@@ -21,10 +21,11 @@ from alembic.config import Config
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ..core.conversation import ConvView, Message
 from ..core.events import Event, Priority, StoredEvent
 from ..core.models import Application, AppStatus, Presence, Token, User
 from .interface import DuplicateError
-from .schema import applications, batches, presence, tokens, users
+from .schema import applications, batches, conversations, messages, presence, sessions, tokens, users
 from .schema import events as queue
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -63,6 +64,12 @@ def _app_from_row(row: Mapping[str, Any]) -> Application:
     for name in _DICT_FIELDS:
         values[name] = orjson.loads(values[name])
     return Application(**values)
+
+
+def _message_from_row(row: Mapping[str, Any]) -> Message:
+    values = dict(row)
+    values["failed"] = tuple(orjson.loads(values["failed"]))
+    return Message(**values)
 
 
 def _user_from_row(row: Mapping[str, Any]) -> User:
@@ -197,6 +204,7 @@ class SqlTx:
                     "priority": int(ev.priority),
                     "enqueued_at": now,
                     "merge_key": ev.merge_key,
+                    "receipt": None if ev.receipt is None else orjson.dumps(ev.receipt).decode(),
                 }
                 for ev in events
             ]
@@ -223,9 +231,19 @@ class SqlTx:
                 priority=Priority(r["priority"]),
                 enqueued_at=r["enqueued_at"],
                 merge_key=r["merge_key"],
+                receipt=None if r["receipt"] is None else orjson.loads(r["receipt"]),
             )
             for r in (await self._conn.execute(stmt)).mappings()
         ]
+
+    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, dict[str, Any]]]:
+        """Removes undelivered message events queued before the cutoff; returns (app, receipt)."""
+        c = queue.c
+        cond = sa.and_(c.receipt.is_not(None), c.enqueued_at < enqueued_before)
+        rows = (await self._conn.execute(sa.select(c.position, c.app_id, c.receipt).where(cond))).all()
+        if rows:
+            await self._conn.execute(queue.delete().where(c.position.in_([r[0] for r in rows])))
+        return [(r[1], orjson.loads(r[2])) for r in rows]
 
     async def discard_queued(self, app_id: str) -> None:
         await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
@@ -241,6 +259,83 @@ class SqlTx:
         stmt = sa.select(batches.c.body).where(batches.c.app_id == app_id, batches.c.number == number)
         body = (await self._conn.execute(stmt)).scalar_one_or_none()
         return None if body is None else bytes(body)
+
+    # conversations -----------------------------------------------------------------------
+    async def add_session(self, session_id: str, now: float) -> None:
+        await self._insert(sessions, {"id": session_id, "created_at": now})
+
+    async def lock_session(self, session_id: str) -> bool:
+        """Serialises every action on one communication's views; False if the session is gone."""
+        stmt = sa.select(sessions.c.id).where(sessions.c.id == session_id).with_for_update()
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def set_session_deadline(self, session_id: str, deadline: float | None) -> None:
+        await self._conn.execute(
+            sessions.update().where(sessions.c.id == session_id).values(deadline=deadline)
+        )
+
+    async def due_sessions(self, now: float) -> list[str]:
+        stmt = sa.select(sessions.c.id).where(sessions.c.deadline <= now)
+        return list((await self._conn.execute(stmt)).scalars())
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+    async def put_conversation(self, view: ConvView) -> None:
+        doc = orjson.dumps(view.to_doc()).decode()
+        stmt = conversations.update().where(conversations.c.id == view.id).values(doc=doc)
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            await self._insert(
+                conversations,
+                {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc},
+            )
+
+    async def get_conversation(self, conv_id: str) -> ConvView | None:
+        stmt = sa.select(conversations.c.doc).where(conversations.c.id == conv_id)
+        doc = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return None if doc is None else ConvView.from_doc(orjson.loads(doc))
+
+    async def list_conversations(self, app_id: str) -> list[ConvView]:
+        stmt = sa.select(conversations.c.doc).where(conversations.c.app_id == app_id)
+        views = [ConvView.from_doc(orjson.loads(d)) for d in (await self._conn.execute(stmt)).scalars()]
+        return sorted(views, key=lambda v: (v.created_at, v.id))
+
+    async def session_views(self, session_id: str) -> list[ConvView]:
+        stmt = sa.select(conversations.c.doc).where(conversations.c.session_id == session_id)
+        views = [ConvView.from_doc(orjson.loads(d)) for d in (await self._conn.execute(stmt)).scalars()]
+        return sorted(views, key=lambda v: (v.created_at, v.id))
+
+    async def delete_conversation(self, conv_id: str) -> None:
+        await self._conn.execute(conversations.delete().where(conversations.c.id == conv_id))
+
+    async def add_message(self, m: Message) -> None:
+        values = dataclasses.asdict(m)
+        values["failed"] = orjson.dumps(list(m.failed)).decode()
+        await self._insert(messages, values)
+
+    async def get_message(self, conv_id: str, n: int) -> Message | None:
+        stmt = sa.select(messages).where(messages.c.conv_id == conv_id, messages.c.n == n)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else _message_from_row(row)
+
+    async def list_messages(
+        self, conv_id: str, before: int | None = None, limit: int = 1000
+    ) -> list[Message]:
+        """Newest first, at most ``limit``, with ``n < before`` when given."""
+        c = messages.c
+        stmt = sa.select(messages).where(c.conv_id == conv_id)
+        if before is not None:
+            stmt = stmt.where(c.n < before)
+        stmt = stmt.order_by(c.n.desc()).limit(limit)
+        return [_message_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def update_message(self, conv_id: str, n: int, *, status: str, failed: Sequence[str]) -> None:
+        stmt = (
+            messages.update()
+            .where(messages.c.conv_id == conv_id, messages.c.n == n)
+            .values(status=status, failed=orjson.dumps(list(failed)).decode())
+        )
+        await self._conn.execute(stmt)
 
     async def prune_batches(self, app_id: str, below: int) -> None:
         await self._conn.execute(batches.delete().where(batches.c.app_id == app_id, batches.c.number < below))

@@ -51,7 +51,7 @@ def communication(app: Application) -> Json:
         "communication",
         a.communication(),
         props,
-        {"conversations": link(a.conversations())},
+        {"conversations": link(a.conversations()), "startMessaging": link(a.start_messaging())},
     )
 
 

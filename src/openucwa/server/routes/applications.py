@@ -123,10 +123,6 @@ def routes(rt: Runtime) -> list[Route]:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
         return json_response(res.communication(app), request=request, etag=True)
 
-    async def conversations(request: Request) -> Response:
-        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        return json_response(res.conversations(app, []), request=request)
-
     published_routes: list[Route] = []
     for what in ("presence", "note", "location"):
         get, post = published(what)
@@ -142,5 +138,4 @@ def routes(rt: Runtime) -> list[Route]:
         *published_routes,
         route(A + "/people", people, ["GET"]),
         route(A + "/communication", communication, ["GET"]),
-        route(A + "/communication/conversations", conversations, ["GET"]),
     ]

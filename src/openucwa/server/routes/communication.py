@@ -1,0 +1,176 @@
+"""startMessaging, invitations, conversations, participants, messaging and messages (SPEC §13–§17)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...actions import messaging as actions
+from ...core import commands, errors
+from ...core import conversation as res
+from ...core.conversation import ConvView
+from ...core.errors import UcwaError
+from ...core.links import APPLICATIONS
+from ...core.resources import application as app_res
+from ..http import (
+    created,
+    decode_text,
+    empty_input,
+    json_input,
+    json_response,
+    media_type,
+    no_content,
+    query,
+    read_body,
+)
+from ..middleware import current_user
+from ..runtime import Runtime
+from . import resource
+
+A = APPLICATIONS + "/{app_id}"
+INV = A + "/communication/messagingInvitations/{inv_id}"
+C = A + "/communication/conversations/{conv_id}"
+OPERATION_NAMES = ("operationid", "operationcontext")
+HISTORY_PAGE = 50
+
+
+def routes(rt: Runtime) -> list[Route]:
+    def ids(request: Request) -> tuple[str, str]:
+        return request.path_params["app_id"], current_user(request)
+
+    async def view(request: Request) -> ConvView:
+        return await actions.read(rt.services, *ids(request), request.path_params["conv_id"])
+
+    async def start_messaging(request: Request) -> Response:
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        return created(await actions.start_messaging(rt.services, *ids(request), data))
+
+    async def get_invitation(request: Request) -> Response:
+        body = await actions.invitation(rt.services, *ids(request), request.path_params["inv_id"])
+        return json_response(body, request=request)
+
+    async def accept(request: Request) -> Response:
+        await empty_input(request, rt.settings.max_body_bytes)
+        await actions.accept(rt.services, *ids(request), request.path_params["inv_id"])
+        return no_content()
+
+    async def decline(request: Request) -> Response:
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        await actions.decline(rt.services, *ids(request), request.path_params["inv_id"], data)
+        return no_content()
+
+    async def conversations(request: Request) -> Response:
+        app, views = await actions.conversations(rt.services, *ids(request))
+        return json_response(
+            app_res.conversations(app, [v.links.conversation() for v in views]), request=request
+        )
+
+    async def get_conversation(request: Request) -> Response:
+        return json_response(res.conversation(await view(request)), request=request)
+
+    async def stop(request: Request) -> Response:
+        await empty_input(request, rt.settings.max_body_bytes)
+        await actions.stop(rt.services, *ids(request), request.path_params["conv_id"])
+        return no_content()
+
+    async def delete_conversation(request: Request) -> Response:
+        await actions.stop(rt.services, *ids(request), request.path_params["conv_id"])
+        return no_content()
+
+    async def participants(request: Request) -> Response:
+        return json_response(res.participants(await view(request)), request=request)
+
+    async def participant(request: Request) -> Response:
+        v = await view(request)
+        user = request.path_params["user"]
+        if user == v.user_uri:
+            return json_response(res.local_participant(v), request=request)
+        if user in v.remote:
+            return json_response(res.participant(v, user), request=request)
+        raise UcwaError(errors.NOT_FOUND, "No such participant in this conversation.")
+
+    async def participant_messaging(request: Request) -> Response:
+        v = await view(request)
+        user = request.path_params["user"]
+        if (user == v.user_uri and v.local_messaging) or user in v.remote_messaging:
+            return json_response(res.participant_messaging(v, user), request=request)
+        raise UcwaError(errors.NOT_FOUND, "That participant is not in messaging.")
+
+    async def get_messaging(request: Request) -> Response:
+        return json_response(res.messaging(await view(request)), request=request)
+
+    async def send_message(request: Request) -> Response:
+        app_id, user = ids(request)
+        conv_id = request.path_params["conv_id"]
+        raw = await read_body(request, rt.settings.max_body_bytes)
+        if len(raw) > rt.settings.max_message_bytes:
+            raise UcwaError(
+                errors.ENTITY_TOO_LARGE, f"A message may hold at most {rt.settings.max_message_bytes} bytes."
+            )
+        kind, charset = media_type(request)
+        if kind not in ("text/plain", "text/html"):
+            raise UcwaError(errors.UNSUPPORTED_MEDIA_TYPE, "Messages are text/plain or text/html.")
+        text = decode_text(raw, charset)
+        if not text:
+            raise errors.invalid({"message": "Required"}, "The message is empty.")
+        q = commands.fold(query(request))
+        operation_id = next((q[n] for n in OPERATION_NAMES if q.get(n)), None)
+        if operation_id is not None and len(operation_id) > 50:
+            raise errors.invalid({"operationId": "TooLong"})
+        location = await actions.send_message(rt.services, app_id, user, conv_id, text, kind, operation_id)
+        return created(location)
+
+    async def list_messages(request: Request) -> Response:
+        v, msgs = await actions.messages(
+            rt.services, *ids(request), request.path_params["conv_id"], None, 1000
+        )
+        return json_response(res.messages(v, sorted(m.n for m in msgs)), request=request)
+
+    async def get_message(request: Request) -> Response:
+        try:
+            n = int(request.path_params["n"])
+        except ValueError:
+            raise UcwaError(errors.NOT_FOUND, "The message does not exist.") from None
+        body = await actions.message(rt.services, *ids(request), request.path_params["conv_id"], n)
+        return json_response(body, request=request)
+
+    async def typing(request: Request) -> Response:
+        await empty_input(request, rt.settings.max_body_bytes)
+        await actions.set_typing(rt.services, *ids(request), request.path_params["conv_id"])
+        return no_content()
+
+    async def typing_participants(request: Request) -> Response:
+        return json_response(
+            res.typing_participants(await view(request), rt.services.clock()), request=request
+        )
+
+    async def history(request: Request) -> Response:
+        """Extension (rel ``history``): the conversation's messages, newest first, paged by ``before``."""
+        q = commands.fold(query(request))
+        before = commands.integer(q, "before", minimum=1)
+        limit = min(commands.integer(q, "limit", minimum=1) or HISTORY_PAGE, 200)
+        v, msgs = await actions.messages(
+            rt.services, *ids(request), request.path_params["conv_id"], before, limit
+        )
+        return json_response(res.history(v, msgs, limit), request=request)
+
+    return [
+        resource(A + "/communication/messagingInvitations", POST=start_messaging),
+        resource(A + "/communication/startMessaging", POST=start_messaging),
+        resource(A + "/communication/conversations", GET=conversations),
+        resource(INV, GET=get_invitation),
+        resource(INV + "/accept", POST=accept),
+        resource(INV + "/decline", POST=decline),
+        resource(C, GET=get_conversation, DELETE=delete_conversation),
+        resource(C + "/participants", GET=participants),
+        resource(C + "/participants/{user}", GET=participant),
+        resource(C + "/participants/{user}/messaging", GET=participant_messaging),
+        resource(C + "/messaging", GET=get_messaging),
+        resource(C + "/messaging/terminate", POST=stop),
+        resource(C + "/messaging/messages", POST=send_message, GET=list_messages),
+        resource(C + "/messaging/messages/{n}", GET=get_message),
+        resource(C + "/messaging/typing", POST=typing),
+        resource(C + "/messaging/typingParticipants", GET=typing_participants),
+        resource(C + "/messaging/history", GET=history),
+    ]
