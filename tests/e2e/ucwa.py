@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +72,55 @@ class Channel:
         links = page["_links"]
         self.next_href = links.get("resync", links.get("next"))["href"]
         return page
+
+    def collect(
+        self, want: Callable[[list[dict[str, Any]]], bool], within: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Follows the channel until ``want(events so far)``; each event gets its ``_sender`` block.
+
+        A P-GET cut short by the client's own timeout is simply asked again: batches are numbered
+        only when produced, so nothing is lost by walking away.
+        """
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + within
+        while not want(got):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"channel did not show what was expected; saw {summary(got)}")
+            try:
+                page = self.poll(timeout=max(0.1, remaining))
+            except httpx.ReadTimeout:
+                continue
+            for block in page.get("sender", []):
+                for ev in block["events"]:
+                    got.append({**ev, "_sender": {"rel": block["rel"], "href": block["href"]}})
+        return got
+
+    def until(self, type_: str, rel: str, within: float = 10.0, **match: Any) -> list[dict[str, Any]]:
+        """Collects until an event of this type and link rel (and embedded values) shows up."""
+        return self.collect(lambda evs: any(matches(e, type_, rel, **match) for e in evs), within)
+
+
+def matches(e: dict[str, Any], type_: str, rel: str, **match: Any) -> bool:
+    if e["type"] != type_ or e["link"]["rel"] != rel:
+        return False
+    emb = e.get("_embedded", {}).get(rel, {})
+    return all(emb.get(k) == v for k, v in match.items())
+
+
+def find(events: list[dict[str, Any]], type_: str, rel: str, **match: Any) -> dict[str, Any]:
+    for e in events:
+        if matches(e, type_, rel, **match):
+            return e
+    raise AssertionError(f"no {type_} {rel} {match} in {summary(events)}")
+
+
+def index(events: list[dict[str, Any]], type_: str, rel: str, **match: Any) -> int:
+    return events.index(find(events, type_, rel, **match))
+
+
+def summary(events: list[dict[str, Any]]) -> list[str]:
+    return [f"[{e['_sender']['rel']}] {e['type']} {e['link']['rel']}" for e in events]
 
 
 def sign_in(base: str, user: str, password: str, endpoint: str = "endpoint-1", **extra: str) -> Session:

@@ -1,0 +1,102 @@
+"""Two nodes sharing PostgreSQL and Redis: a wake caused on one node reaches a P-GET held on the other.
+
+Both nodes run ``--no-event-aggregation``, so an event is released as soon as its P-GET wakes; the
+P-GET's own deadline is minutes away, so an answer within a couple of seconds can only come from a
+wake that crossed nodes through Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.conftest import REDIS_URL, redis_unreachable
+
+from .ucwa import events_of, sign_in
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+CROSS_NODE_WAKE = 2.0  # seconds
+
+
+@pytest.fixture
+def two_nodes(backend: str, request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    if backend != "postgres":
+        pytest.skip("scale-out needs a database shared by several processes: PostgreSQL, not SQLite")
+    if reason := redis_unreachable():
+        pytest.skip(reason)
+    make_server: Callable[..., Any] = request.getfixturevalue("make_server")
+    flags = ("--no-event-aggregation", "--redis-url", REDIS_URL)
+    return make_server(*flags), make_server(*flags)
+
+
+def _on(node: Any, href: str) -> str:
+    """The same resource (path and query), addressed to another node."""
+    parts = urlsplit(href)
+    return node.base + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def _until_held(pending: asyncio.Task[httpx.Response]) -> None:
+    """A P-GET is held once its first round committed; give it that moment, and make sure it waits."""
+    await asyncio.sleep(0.5)
+    assert not pending.done(), pending.result().text
+
+
+async def _answer(pending: asyncio.Task[httpx.Response]) -> httpx.Response:
+    try:
+        return await _answer(pending)
+    except TimeoutError:
+        pytest.fail("the P-GET got no answer within 10 s: the wake did not cross nodes")
+
+
+async def test_an_event_caused_on_node_b_wakes_a_pget_held_on_node_a(two_nodes) -> None:
+    a, b = two_nodes
+    s = sign_in(a.base, "toshm@contoso.com", "tosh-secret", f"scale-{uuid.uuid4()}")
+    events_href = s.url(s.app["_links"]["events"]["href"])
+    available = s.app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
+    async with httpx.AsyncClient(headers=s.headers, timeout=30) as c:
+        pending = asyncio.create_task(c.get(events_href))
+        await _until_held(pending)
+        t0 = time.monotonic()
+        # the bearer token lives in the database, so node B honours it for the same application
+        r = await c.post(_on(b, available), json={"SupportedModalities": ["Messaging"]})
+        assert r.status_code == 204, r.text
+        answer = await _answer(pending)
+        elapsed = time.monotonic() - t0
+    assert answer.status_code == 200, answer.text
+    assert elapsed < CROSS_NODE_WAKE, f"answered after {elapsed:.1f} s: the wake did not cross nodes"
+    assert ("me", "updated", "me") in events_of(answer.json()), answer.json()
+
+
+async def test_a_pget_sent_to_node_b_replaces_the_one_held_on_node_a(two_nodes) -> None:
+    a, b = two_nodes
+    s = sign_in(a.base, "lenea@contoso.com", "lene-secret", f"scale-{uuid.uuid4()}")
+    events_href = s.url(s.app["_links"]["events"]["href"])
+    available = s.app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
+    async with httpx.AsyncClient(headers=s.headers, timeout=30) as c:
+        on_a = asyncio.create_task(c.get(events_href))
+        await _until_held(on_a)
+        t0 = time.monotonic()
+        on_b = asyncio.create_task(c.get(_on(b, events_href)))
+        replaced = await _answer(on_a)
+        elapsed = time.monotonic() - t0
+        assert (replaced.status_code, replaced.json()["subcode"]) == (409, "PGetReplaced"), replaced.text
+        assert elapsed < CROSS_NODE_WAKE, f"replaced after {elapsed:.1f} s: the wake did not cross nodes"
+        await _until_held(on_b)
+
+        # and the other way round: an event caused on node A wakes the P-GET now held on node B
+        t0 = time.monotonic()
+        r = await c.post(s.url(available), json={"SupportedModalities": ["Messaging"]})
+        assert r.status_code == 204, r.text
+        answer = await _answer(on_b)
+        elapsed = time.monotonic() - t0
+    assert answer.status_code == 200, answer.text
+    assert elapsed < CROSS_NODE_WAKE, f"answered after {elapsed:.1f} s: the wake did not cross nodes"
+    assert ("me", "updated", "me") in events_of(answer.json()), answer.json()
