@@ -19,9 +19,10 @@ from ..core.models import Application, AppStatus, User
 from ..core.resources import application as res
 from . import messaging
 from .access import load
-from .services import Services, Unit, unit
+from .services import Services, Unit, retrying, unit
 
 
+@retrying
 async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[Application, bool]:
     """Returns the application and whether it is new (201) or the existing one (200)."""
     async with unit(svc) as u:
@@ -73,6 +74,7 @@ async def get(svc: Services, app_id: str, user_uri: str) -> Application:
         return await load(u, app_id, user_uri)
 
 
+@retrying
 async def delete(svc: Services, app_id: str, user_uri: str) -> None:
     async with unit(svc) as u:
         app = await load(u, app_id, user_uri, for_update=True)
@@ -90,6 +92,7 @@ def _me_events(app: Application) -> list[Event]:
     ]
 
 
+@retrying
 async def make_me_available(svc: Services, app_id: str, user_uri: str, cmd: MakeMeAvailable) -> None:
     async with unit(svc) as u:
         app = await load(u, app_id, user_uri, for_update=True)

@@ -18,7 +18,7 @@ from ..core.events import page, resync_page
 from ..core.links import AppLinks
 from ..wire import dumps
 from . import access, messaging
-from .services import Services, unit
+from .services import Services, retrying, unit
 
 LEASE_SLACK = 30.0
 
@@ -45,6 +45,7 @@ async def pget_round(
     return result
 
 
+@retrying
 async def _round(
     svc: Services, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float, first: bool
 ) -> Answer | Hold:
@@ -118,6 +119,7 @@ async def _round(
         return Answer(body, receipts)
 
 
+@retrying
 async def abandon(svc: Services, app_id: str, pget_id: str) -> None:
     """The client went away: free the channel now so idleness is measured from this moment."""
     async with unit(svc) as u:

@@ -20,7 +20,7 @@ from ..core.hal import Json
 from ..core.ids import normalize_user
 from ..core.models import Application
 from . import access
-from .services import Services, Unit, unit
+from .services import Services, Unit, retrying, unit
 
 IMPORTANCE = ("Normal", "Urgent", "Emergency")
 TEXT_TYPES = ("text/plain", "text/html")
@@ -69,6 +69,7 @@ def _inv(v: ConvView, inv_id: str) -> Invitation:
 # startMessaging
 
 
+@retrying
 async def start_messaging(svc: Services, app_id: str, user_uri: str, data: dict[str, Any]) -> str:
     d = commands.fold(data)
     links = d.get("_links")
@@ -196,6 +197,7 @@ async def _fail(u: Unit, v: ConvView, inv: Invitation, state: str, why: Json) ->
 # accept / decline / cancel
 
 
+@retrying
 async def accept(svc: Services, app_id: str, user_uri: str, inv_id: str) -> None:
     async with unit(svc) as u:
         app = await access.load(u, app_id, user_uri)
@@ -287,6 +289,7 @@ async def accept(svc: Services, app_id: str, user_uri: str, inv_id: str) -> None
         await u.tx.set_session_deadline(mine.session_id, None)
 
 
+@retrying
 async def decline(svc: Services, app_id: str, user_uri: str, inv_id: str, data: dict[str, Any]) -> None:
     why = commands.fold(data).get("reason")
     global_ = isinstance(why, str) and why.lower() == "global"
@@ -333,6 +336,7 @@ async def _cancel(u: Unit, sender: ConvView) -> None:
 # leaving
 
 
+@retrying
 async def stop(svc: Services, app_id: str, user_uri: str, conv_id: str) -> None:
     """stopMessaging, DELETE conversation and the outgoing invitation's cancel (SPEC §15.8, §14.2)."""
     async with unit(svc) as u:
@@ -388,6 +392,7 @@ async def end_for_application(u: Unit, app: Application) -> None:
 # messages
 
 
+@retrying
 async def send_message(
     svc: Services,
     app_id: str,
@@ -429,15 +434,20 @@ async def send_message(
 async def confirm(svc: Services, receipts: list[Json]) -> None:
     """Recipients fetched these message events: the senders learn it (SPEC §15.3)."""
     for r in receipts:
-        async with unit(svc) as u:
-            if not await u.tx.lock_session(r["session"]):
-                continue
-            v = await u.tx.get_conversation(r["conv"])
-            m = await u.tx.get_message(r["conv"], r["n"])
-            if v is None or m is None or m.status != "Pending":
-                continue
-            await u.tx.update_message(m.conv_id, m.n, status="Succeeded", failed=m.failed)
-            await u.emit(v.app_id, [seq.message_event(v, replace(m, status="Succeeded"))])
+        await _confirm_one(svc, r)
+
+
+@retrying
+async def _confirm_one(svc: Services, r: Json) -> None:
+    async with unit(svc) as u:
+        if not await u.tx.lock_session(r["session"]):
+            return
+        v = await u.tx.get_conversation(r["conv"])
+        m = await u.tx.get_message(r["conv"], r["n"])
+        if v is None or m is None or m.status != "Pending":
+            return
+        await u.tx.update_message(m.conv_id, m.n, status="Succeeded", failed=m.failed)
+        await u.emit(v.app_id, [seq.message_event(v, replace(m, status="Succeeded"))])
 
 
 async def expire_deliveries(svc: Services) -> None:
@@ -445,19 +455,25 @@ async def expire_deliveries(svc: Services) -> None:
     async with unit(svc) as u:
         overdue = await u.tx.take_overdue_receipts(u.now - svc.settings.message_delivery_timeout)
     for _app, r in overdue:
-        async with unit(svc) as u:
-            if not await u.tx.lock_session(r["session"]):
-                continue
-            v = await u.tx.get_conversation(r["conv"])
-            m = await u.tx.get_message(r["conv"], r["n"])
-            if v is None or m is None or m.status != "Pending":
-                continue
-            failed = (*m.failed, r["user"])
-            await u.tx.update_message(m.conv_id, m.n, status="Failed", failed=failed)
-            gone = replace(m, status="Failed", failed=failed)
-            await u.emit(v.app_id, [seq.message_event(v, gone, reason=reasons.DELIVERY_TIMEOUT)])
+        await _undelivered(svc, r)
 
 
+@retrying
+async def _undelivered(svc: Services, r: Json) -> None:
+    async with unit(svc) as u:
+        if not await u.tx.lock_session(r["session"]):
+            return
+        v = await u.tx.get_conversation(r["conv"])
+        m = await u.tx.get_message(r["conv"], r["n"])
+        if v is None or m is None or m.status != "Pending":
+            return
+        failed = (*m.failed, r["user"])
+        await u.tx.update_message(m.conv_id, m.n, status="Failed", failed=failed)
+        gone = replace(m, status="Failed", failed=failed)
+        await u.emit(v.app_id, [seq.message_event(v, gone, reason=reasons.DELIVERY_TIMEOUT)])
+
+
+@retrying
 async def set_typing(svc: Services, app_id: str, user_uri: str, conv_id: str) -> None:
     async with unit(svc) as u:
         app = await access.load(u, app_id, user_uri)
@@ -472,7 +488,7 @@ async def set_typing(svc: Services, app_id: str, user_uri: str, conv_id: str) ->
                 await u.emit(other.app_id, [seq.typing_event(other, user_uri, "added")])
             other.typing[user_uri] = until
             await _save(u, other)
-        await u.tx.set_session_deadline(v.session_id, until)
+        await u.tx.advance_session_deadline(v.session_id, until)
 
 
 async def tick(svc: Services) -> None:
@@ -480,34 +496,42 @@ async def tick(svc: Services) -> None:
     async with svc.store.transaction() as tx:
         due = await tx.due_sessions(svc.clock())
     for session in due:
-        async with unit(svc) as u:
-            if not await u.tx.lock_session(session):
-                continue
-            views = await u.tx.session_views(session)
-            next_deadline: float | None = None
-            for v in views:
-                inv = v.invitation
-                if v.direction == "Outgoing" and inv is not None and not inv.done:
-                    if u.now >= inv.started_at + svc.settings.invitation_timeout:
-                        await _fail(u, v, inv, "Failed", reasons.TIMEOUT)
-                        for other in views:
-                            oinv = other.invitation
-                            if other.direction == "Incoming" and oinv is not None and not oinv.done:
-                                await _fail(u, other, oinv, "Failed", reasons.MISSED)
-                        await u.tx.delete_session(session)
-                        break
-                    next_deadline = inv.started_at + svc.settings.invitation_timeout
-                expired = [who for who, until in v.typing.items() if until <= u.now]
-                if expired:
-                    for who in expired:
-                        v.typing.pop(who)
-                    await u.emit(v.app_id, [seq.typing_event(v, who, "deleted") for who in expired])
-                    await _save(u, v)
-                pending = [t for t in v.typing.values() if t > u.now]
-                if pending:
-                    next_deadline = min([next_deadline or min(pending), *pending])
-            else:
-                await u.tx.set_session_deadline(session, next_deadline)
+        await _tick_session(svc, session)
+
+
+@retrying
+async def _tick_session(svc: Services, session: str) -> None:
+    async with unit(svc) as u:
+        if not await u.tx.lock_session(session):
+            return
+        views = await u.tx.session_views(session)
+        deadlines: list[float] = []
+        for v in views:
+            inv = v.invitation
+            if v.direction == "Outgoing" and inv is not None and not inv.done:
+                timeout_at = inv.started_at + svc.settings.invitation_timeout
+                if u.now >= timeout_at:
+                    await _time_out(u, views, v, inv)
+                    return
+                deadlines.append(timeout_at)
+            expired = [who for who, until in v.typing.items() if until <= u.now]
+            if expired:
+                for who in expired:
+                    v.typing.pop(who)
+                await u.emit(v.app_id, [seq.typing_event(v, who, "deleted") for who in expired])
+                await _save(u, v)
+            deadlines += [t for t in v.typing.values() if t > u.now]
+        await u.tx.set_session_deadline(session, min(deadlines) if deadlines else None)
+
+
+async def _time_out(u: Unit, views: list[ConvView], sender: ConvView, inv: Invitation) -> None:
+    """Nobody answered (SPEC §16.6): Timeout for the sender, Missed for every invited device."""
+    await _fail(u, sender, inv, "Failed", reasons.TIMEOUT)
+    for other in views:
+        oinv = other.invitation
+        if other.direction == "Incoming" and oinv is not None and not oinv.done:
+            await _fail(u, other, oinv, "Failed", reasons.MISSED)
+    await u.tx.delete_session(sender.session_id)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from ..core.links import AppLinks
 from ..core.models import Application, Presence
 from ..core.resources import application as res
 from . import access
-from .services import Services, Unit, unit
+from .services import Services, Unit, retrying, unit
 
 NOTE_MAX = 512
 LOCATION_MAX = 60
@@ -51,6 +51,7 @@ async def _announce(u: Unit, user_uri: str, rel: str) -> None:
             await u.emit(other.id, [Event("me", a.me(), "updated", rel, href, Priority.MEDIUM)])
 
 
+@retrying
 async def write(svc: Services, app_id: str, user_uri: str, what: str, data: dict[str, Any]) -> None:
     d = commands.fold(data)
     async with unit(svc) as u:

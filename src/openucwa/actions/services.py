@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from ..bus.interface import Bus
 from ..bus.notifier import Notifier
 from ..config import Settings
 from ..core.events import Event
-from ..store.interface import Store, Tx
+from ..store.interface import RetryableError, Store, Tx
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,33 @@ class Unit:
         version = await self.tx.bump_version(app_id)
         self.wakes[app_id] = version
         return version
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+ATTEMPTS = 4
+
+
+def retrying(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Runs a use case again when the database chose it as a deadlock victim.
+
+    Actions that lock several rows (a session, then each partner's application) can meet another
+    action locking them in the other order; PostgreSQL then aborts one of them, which changed
+    nothing, so running it again is safe. SQLite serialises transactions and never gets here.
+    """
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(ATTEMPTS):
+            try:
+                return await fn(*args, **kwargs)
+            except RetryableError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 @asynccontextmanager

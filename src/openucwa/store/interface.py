@@ -21,6 +21,10 @@ class DuplicateError(Exception):
     """A unique key (user uri, application id) is already taken."""
 
 
+class RetryableError(Exception):
+    """The database gave up on this transaction (deadlock, serialisation); running it again is safe."""
+
+
 class Tx(Protocol):
     # users -------------------------------------------------------------------------------
     async def add_user(self, user: User) -> None:
@@ -101,6 +105,9 @@ class Tx(Protocol):
         """Locks the communication until the transaction ends; False if it does not exist."""
 
     async def set_session_deadline(self, session_id: str, deadline: float | None) -> None: ...
+
+    async def advance_session_deadline(self, session_id: str, deadline: float) -> None:
+        """Moves the deadline earlier (never later): several timers share one session."""
 
     async def due_sessions(self, now: float) -> list[str]:
         """Sessions whose deadline has passed."""

@@ -18,13 +18,13 @@ import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..core.conversation import ConvView, Message
 from ..core.events import Event, Priority, StoredEvent
 from ..core.models import Application, AppStatus, Presence, Token, User
-from .interface import DuplicateError
+from .interface import DuplicateError, RetryableError
 from .schema import applications, batches, conversations, messages, presence, sessions, tokens, users
 from .schema import events as queue
 
@@ -37,6 +37,14 @@ _DICT_FIELDS = frozenset(n for n, t in _APP_HINTS.items() if typing.get_origin(t
 # Arbitrary constant: PostgreSQL nodes starting together must not race to create the tables.
 _MIGRATION_LOCK_KEY = 0x0C_A1_0001
 _UNIQUE_SQLITE = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+
+
+_RETRYABLE = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:
@@ -274,6 +282,11 @@ class SqlTx:
             sessions.update().where(sessions.c.id == session_id).values(deadline=deadline)
         )
 
+    async def advance_session_deadline(self, session_id: str, deadline: float) -> None:
+        c = sessions.c
+        cond = sa.and_(c.id == session_id, sa.or_(c.deadline.is_(None), c.deadline > deadline))
+        await self._conn.execute(sessions.update().where(cond).values(deadline=deadline))
+
     async def due_sessions(self, now: float) -> list[str]:
         stmt = sa.select(sessions.c.id).where(sessions.c.deadline <= now)
         return list((await self._conn.execute(stmt)).scalars())
@@ -359,8 +372,13 @@ class SqlStore:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTx]:
         """Commits when the block exits normally, rolls back when it raises. Do not nest them."""
-        async with self._serialised(), self.engine.connect() as conn, conn.begin():
-            yield SqlTx(conn)
+        try:
+            async with self._serialised(), self.engine.connect() as conn, conn.begin():
+                yield SqlTx(conn)
+        except DBAPIError as exc:
+            if _sqlstate(exc) in _RETRYABLE:
+                raise RetryableError(str(exc.orig)) from exc
+            raise
 
     async def migrate(self) -> None:
         """Runs ``alembic upgrade head`` on our own connection: no alembic.ini, no second engine."""
