@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .test_send_receive import Party, connect, find, messaging_links, party
+from .people import Party, connect, messaging_links, party
+from .ucwa import find
 
 FAST = {
     "OPENUCWA_INVITATION_TIMEOUT": "1.5",

@@ -124,6 +124,7 @@ async def start_messaging(svc: Services, app_id: str, user_uri: str, data: dict[
             message=first[0] if first else None,
             message_type=first[1] if first else "text/plain",
             started_at=u.now,
+            expires_at=u.now + svc.settings.invitation_timeout,
         )
         v = ConvView(
             id=_hex(svc),
@@ -172,7 +173,7 @@ async def start_messaging(svc: Services, app_id: str, user_uri: str, data: dict[
             await u.emit(ta.id, seq.incoming_started(tv, tinv))
             await _save(u, tv)
         await _save(u, v)
-        await u.tx.set_session_deadline(session, u.now + svc.settings.invitation_timeout)
+        await u.tx.set_session_deadline(session, inv.expires_at)
         return v.links.invitation(inv.id)
 
 
@@ -206,6 +207,10 @@ async def accept(svc: Services, app_id: str, user_uri: str, inv_id: str) -> None
         if inv.direction != "Incoming" or inv.state != State.CONNECTING or inv.answered or mine.ended:
             raise UcwaError(errors.CONFLICT, "The invitation cannot be accepted now.")
         views = await u.tx.session_views(mine.session_id)
+        host = _pending_host(views, mine)
+        if host is not None:
+            await _join_conference(svc, u, app, mine, inv, views, *host)
+            return
         sender = next((x for x in views if x.direction == "Outgoing" and x.user_uri == inv.from_uri), None)
         if sender is None:
             raise UcwaError(errors.CONFLICT, "The invitation is no longer pending.")
@@ -289,6 +294,190 @@ async def accept(svc: Services, app_id: str, user_uri: str, inv_id: str) -> None
         await u.tx.set_session_deadline(mine.session_id, None)
 
 
+def _pending_host(views: list[ConvView], mine: ConvView) -> tuple[ConvView, Invitation] | None:
+    """The live view whose addParticipant invited this one, with that participantInvitation."""
+    for x in views:
+        if x.id == mine.id or x.state not in LIVE:
+            continue
+        for pinv in x.invitations:
+            if pinv.kind == "participant" and not pinv.done and pinv.to_uri == mine.user_uri:
+                return x, pinv
+    return None
+
+
+async def _join_conference(
+    svc: Services,
+    u: Unit,
+    app: Application,
+    mine: ConvView,
+    inv: Invitation,
+    views: list[ConvView],
+    host: ConvView,
+    pinv: Invitation,
+) -> None:
+    """The invitee of addParticipant accepts (SPEC §17): it joins everyone already there."""
+    members = [x for x in views if x.id != mine.id and x.state in LIVE]
+    apps = [a for a in [await u.tx.get_application(x.app_id) for x in members] if a is not None]
+    fmts = _formats(svc, [app, *apps])
+    inv.answered = True
+    events = [seq.invitation_event(mine, inv, "updated")]
+    mine.state = State.CONFERENCED
+    mine.messaging = State.CONNECTED
+    mine.formats = fmts
+    mine.local_messaging = True
+    for x in members:
+        mine.names.setdefault(x.user_uri, x.name(x.user_uri))
+    newcomers = [x.user_uri for x in members if x.user_uri not in mine.remote]
+    events += [seq.messaging_event(mine), seq.conversation_event(mine, "updated")]
+    for user in newcomers:
+        mine.remote.append(user)
+        events.append(seq.participant_event(mine, user, "added"))
+    events.append(seq.participant_messaging_event(mine, mine.user_uri, "added"))
+    for user in mine.remote:
+        mine.remote_messaging.append(user)
+        events.append(seq.participant_messaging_event(mine, user, "added"))
+    inv.state = State.CONNECTED
+    inv.done = True
+    events.append(seq.invitation_event(mine, inv, "completed"))
+    await u.emit(mine.app_id, events)
+    await _save(u, mine)
+    for x in members:
+        x.names.setdefault(mine.user_uri, mine.name(mine.user_uri))
+        x.remote.append(mine.user_uri)
+        x.remote_messaging.append(mine.user_uri)
+        xevents = [
+            seq.participant_event(x, mine.user_uri, "added"),
+            seq.participant_messaging_event(x, mine.user_uri, "added"),
+        ]
+        if x.id == host.id:
+            hp = next(i for i in x.invitations if i.id == pinv.id)
+            hp.state = State.CONNECTED
+            hp.done = True
+            xevents.append(seq.invitation_event(x, hp, "completed"))
+        await u.emit(x.app_id, xevents)
+        await _save(u, x)
+    for other in views:  # the invitee's other devices
+        oinv = other.invitation
+        if other.id != mine.id and other.user_uri == mine.user_uri and oinv is not None and not oinv.done:
+            await _fail(u, other, oinv, "Failed", reasons.ELSEWHERE)
+
+
+@retrying
+async def add_participant(
+    svc: Services, app_id: str, user_uri: str, conv_id: str, data: dict[str, Any]
+) -> str:
+    d = commands.fold(data)
+    to_raw = commands.text(d, "to", required=True, max_len=512) or ""
+    target = normalize_user(to_raw)
+    if target is None:
+        raise errors.invalid({"to": "Invalid"}, "to must be a SIP URI.")
+    if target == user_uri:
+        raise errors.invalid({"to": "Invalid"}, "You cannot invite yourself.")
+    operation_id = commands.text(d, "operationId", required=False, max_len=50)
+    async with unit(svc) as u:
+        app = await access.load(u, app_id, user_uri)
+        v = await _view(u, app, conv_id)
+        if v.state not in LIVE:
+            raise UcwaError(errors.CONFLICT, "Participants can be added to a connected conversation only.")
+        if target in v.remote:
+            raise errors.invalid({"to": "AlreadyParticipant"}, "That person is already in the conversation.")
+        pinv = Invitation(
+            id=_hex(svc),
+            direction="Outgoing",
+            kind="participant",
+            operation_id=operation_id,
+            to_uri=target,
+            from_uri=user_uri,
+            started_at=u.now,
+            expires_at=u.now + svc.settings.invitation_timeout,
+        )
+        v.invitations.append(pinv)
+        await u.emit(v.app_id, [seq.invitation_event(v, pinv, "started")])
+        views = await u.tx.session_views(v.session_id)
+        for x in views:  # the first escalation turns the conversation into a conference
+            x = v if x.id == v.id else x
+            if x.state == State.CONNECTED:
+                x.state = State.CONFERENCED
+                await u.emit(x.app_id, [seq.conversation_event(x, "updated")])
+                if x.id != v.id:
+                    await _save(u, x)
+        them = await u.tx.get_user(target)
+        targets = []
+        if them is not None:
+            v.names[target] = them.name
+            targets = [
+                a
+                for a in await u.tx.list_applications(target)
+                if a.available and "Messaging" in a.supported_modalities
+            ]
+        if them is None or not targets:
+            pinv.state = "Failed"
+            pinv.done = True
+            why = reasons.NOT_FOUND if them is None else reasons.UNREACHABLE
+            await u.emit(v.app_id, [seq.invitation_event(v, pinv, "completed", reason=why)])
+            await _save(u, v)
+            return v.links.participant_invitation(pinv.id)
+        for ta in targets:
+            tv = ConvView(
+                id=_hex(svc),
+                app_id=ta.id,
+                user_uri=target,
+                session_id=v.session_id,
+                thread_id=v.thread_id,
+                direction="Incoming",
+                subject=v.subject,
+                importance=v.importance,
+                state=State.INCOMING,
+                names=dict(v.names),
+                remote=[user_uri],
+                created_at=u.now,
+                formats=_formats(svc, [ta]),
+            )
+            tinv = Invitation(
+                id=_hex(svc), direction="Incoming", to_uri=target, from_uri=user_uri, started_at=u.now
+            )
+            tv.invitations = [tinv]
+            await u.emit(ta.id, seq.incoming_started(tv, tinv))
+            await _save(u, tv)
+        await _save(u, v)
+        await u.tx.advance_session_deadline(v.session_id, u.now + svc.settings.invitation_timeout)
+        return v.links.participant_invitation(pinv.id)
+
+
+@retrying
+async def cancel_participant(svc: Services, app_id: str, user_uri: str, pinv_id: str) -> None:
+    async with unit(svc) as u:
+        app = await access.load(u, app_id, user_uri)
+        v, _ = await _find_invitation(u, app, pinv_id)
+        pinv = _inv(v, pinv_id)
+        if pinv.kind != "participant" or pinv.done:
+            raise UcwaError(errors.CONFLICT, "The invitation is no longer pending.")
+        await _end_participant_invitation(
+            u, v, pinv, "Cancelled", reasons.CANCELED_LOCALLY, reasons.CANCELED_BY_REMOTE
+        )
+
+
+async def _end_participant_invitation(
+    u: Unit, host: ConvView, pinv: Invitation, state: str, why: Json, theirs: Json | None
+) -> None:
+    """A participantInvitation fails: the inviter is told; pending invitee devices end (if ``theirs``)."""
+    pinv.state = state
+    pinv.done = True
+    await u.emit(host.app_id, [seq.invitation_event(host, pinv, "completed", reason=why)])
+    await _save(u, host)
+    if theirs is None:
+        return
+    for other in await u.tx.session_views(host.session_id):
+        oinv = other.invitation
+        if (
+            other.user_uri == pinv.to_uri
+            and other.state == State.INCOMING
+            and oinv is not None
+            and not oinv.done
+        ):
+            await _fail(u, other, oinv, "Cancelled" if state == "Cancelled" else "Failed", theirs)
+
+
 @retrying
 async def decline(svc: Services, app_id: str, user_uri: str, inv_id: str, data: dict[str, Any]) -> None:
     why = commands.fold(data).get("reason")
@@ -305,7 +494,22 @@ async def decline(svc: Services, app_id: str, user_uri: str, inv_id: str, data: 
 async def _decline_view(u: Unit, mine: ConvView, global_: bool) -> None:
     inv = mine.invitation
     assert inv is not None
+    views = await u.tx.session_views(mine.session_id)
+    host = _pending_host(views, mine)
     await _fail(u, mine, inv, "Declined", reasons.DECLINED_LOCALLY)
+    if host is not None:
+        still = [
+            x for x in views if x.id != mine.id and x.user_uri == mine.user_uri and x.state == State.INCOMING
+        ]
+        if global_ or not still:
+            await _end_participant_invitation(
+                u,
+                *host,
+                "Declined",
+                reasons.DECLINED_BY_REMOTE,
+                None if not global_ else reasons.DECLINED_LOCALLY,
+            )
+        return
     views = await u.tx.session_views(mine.session_id)
     pending = [x for x in views if x.direction == "Incoming" and x.invitation and not x.invitation.done]
     if global_:
@@ -509,11 +713,20 @@ async def _tick_session(svc: Services, session: str) -> None:
         for v in views:
             inv = v.invitation
             if v.direction == "Outgoing" and inv is not None and not inv.done:
-                timeout_at = inv.started_at + svc.settings.invitation_timeout
+                timeout_at = inv.expires_at
                 if u.now >= timeout_at:
                     await _time_out(u, views, v, inv)
                     return
                 deadlines.append(timeout_at)
+            for pinv in v.invitations:
+                if pinv.kind == "participant" and not pinv.done:
+                    due = pinv.expires_at
+                    if u.now >= due:
+                        await _end_participant_invitation(
+                            u, v, pinv, "Failed", reasons.TIMEOUT, reasons.MISSED
+                        )
+                    else:
+                        deadlines.append(due)
             expired = [who for who, until in v.typing.items() if until <= u.now]
             if expired:
                 for who in expired:
@@ -550,13 +763,17 @@ async def conversations(svc: Services, app_id: str, user_uri: str) -> tuple[Appl
         return app, [v for v in await u.tx.list_conversations(app.id) if not v.ended]
 
 
-async def invitation(svc: Services, app_id: str, user_uri: str, inv_id: str) -> Json:
+async def invitation(svc: Services, app_id: str, user_uri: str, inv_id: str, kind: str) -> Json:
     async with unit(svc) as u:
         app = await access.load(u, app_id, user_uri)
         for v in await u.tx.list_conversations(app.id):
             for inv in v.invitations:
-                if inv.id == inv_id:
-                    return res.invitation(v, inv)
+                if inv.id == inv_id and inv.kind == kind:
+                    return (
+                        res.participant_invitation(v, inv)
+                        if kind == "participant"
+                        else res.invitation(v, inv)
+                    )
     raise UcwaError(errors.NOT_FOUND, "The invitation does not exist.")
 
 

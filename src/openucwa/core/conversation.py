@@ -39,6 +39,7 @@ class Invitation:
     message_type: str = "text/plain"
     answered: bool = False  # incoming: accept was received (links removed)
     started_at: float = 0.0
+    expires_at: float = 0.0  # unanswered by then: timeout (fixed at creation, whatever node checks)
     kind: str = "messaging"  # "messaging" or "participant"
     done: bool = False
 
@@ -106,6 +107,7 @@ def conversation(v: ConvView) -> Json:
         "messaging": link(c.messaging()),
     }
     if v.state in LIVE:
+        links["addParticipant"] = link(c.add_participant())
         links["history"] = link(c.history())
     props = {
         "state": v.state,
@@ -235,6 +237,33 @@ def invitation(v: ConvView, inv: Invitation) -> Json:
         "subject": v.subject,
     }
     return resource("messagingInvitation", c.invitation(inv.id), props, links, embedded or None)
+
+
+def participant_invitation(v: ConvView, inv: Invitation) -> Json:
+    """The inviter's view of an addParticipant operation (SPEC §17)."""
+    c = v.links
+    a = AppLinks(v.app_id)
+    links: dict[str, Any] = {
+        "conversation": link(c.conversation()),
+        "from": link(c.participant(v.user_uri), v.name(v.user_uri)),
+        "to": link(a.contact(inv.to_uri)),
+    }
+    embedded: Json | None = None
+    if inv.state == State.CONNECTING:
+        links["cancel"] = link(c.participant_invitation(inv.id) + "/cancel")
+    if inv.state == State.CONNECTED and inv.to_uri in v.remote:
+        links["participant"] = link(c.participant(inv.to_uri), v.name(inv.to_uri))
+        embedded = {"acceptedByParticipant": [participant(v, inv.to_uri)]}
+    props = {
+        "direction": "Outgoing",
+        "state": inv.state,
+        "operationId": inv.operation_id,
+        "to": f"sip:{inv.to_uri}",
+        "threadId": v.thread_id,
+        "subject": v.subject,
+        "importance": v.importance,
+    }
+    return resource("participantInvitation", c.participant_invitation(inv.id), props, links, embedded)
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,9 @@ class ConvLinks:
     def invitation(self, inv_id: str) -> str:
         return f"{APPLICATIONS}/{self.app_id}/communication/messagingInvitations/{inv_id}"
 
+    def participant_invitation(self, inv_id: str) -> str:
+        return f"{APPLICATIONS}/{self.app_id}/communication/participantInvitations/{inv_id}"
+
     def accept(self, inv_id: str) -> str:
         return f"{self.invitation(inv_id)}/accept"
 

@@ -29,12 +29,16 @@ def _conv(v: ConvView) -> tuple[str, str]:
 
 
 def invitation_event(v: ConvView, inv: Invitation, kind: str, *, reason: Json | None = None) -> Event:
+    """messagingInvitation or participantInvitation events (the operation's own life)."""
     status = None if kind != "completed" else ("Success" if inv.state == State.CONNECTED else "Failure")
-    body = res.invitation(v, inv)
+    if inv.kind == "participant":
+        rel, body = "participantInvitation", res.participant_invitation(v, inv)
+    else:
+        rel, body = "messagingInvitation", res.invitation(v, inv)
     return Event(
         *_comm(v),
         kind,
-        "messagingInvitation",
+        rel,
         body["_links"]["self"]["href"],
         H,
         embedded=body,

@@ -31,6 +31,7 @@ from . import resource
 A = APPLICATIONS + "/{app_id}"
 INV = A + "/communication/messagingInvitations/{inv_id}"
 C = A + "/communication/conversations/{conv_id}"
+PINV = A + "/communication/participantInvitations/{inv_id}"
 OPERATION_NAMES = ("operationid", "operationcontext")
 HISTORY_PAGE = 50
 
@@ -47,8 +48,29 @@ def routes(rt: Runtime) -> list[Route]:
         return created(await actions.start_messaging(rt.services, *ids(request), data))
 
     async def get_invitation(request: Request) -> Response:
-        body = await actions.invitation(rt.services, *ids(request), request.path_params["inv_id"])
+        body = await actions.invitation(
+            rt.services, *ids(request), request.path_params["inv_id"], "messaging"
+        )
         return json_response(body, request=request)
+
+    async def add_participant(request: Request) -> Response:
+        q = query(request)
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), q)
+        conv_id = commands.fold(q).get("conversation")
+        if not conv_id:
+            raise errors.invalid({"conversation": "Required"}, "Use the conversation's addParticipant link.")
+        return created(await actions.add_participant(rt.services, *ids(request), conv_id, data))
+
+    async def get_participant_invitation(request: Request) -> Response:
+        body = await actions.invitation(
+            rt.services, *ids(request), request.path_params["inv_id"], "participant"
+        )
+        return json_response(body, request=request)
+
+    async def cancel_participant(request: Request) -> Response:
+        await empty_input(request, rt.settings.max_body_bytes)
+        await actions.cancel_participant(rt.services, *ids(request), request.path_params["inv_id"])
+        return no_content()
 
     async def accept(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
@@ -160,6 +182,9 @@ def routes(rt: Runtime) -> list[Route]:
         resource(A + "/communication/startMessaging", POST=start_messaging),
         resource(A + "/communication/conversations", GET=conversations),
         resource(INV, GET=get_invitation),
+        resource(PINV.rsplit("/", 1)[0], POST=add_participant),
+        resource(PINV, GET=get_participant_invitation),
+        resource(PINV + "/cancel", POST=cancel_participant),
         resource(INV + "/accept", POST=accept),
         resource(INV + "/decline", POST=decline),
         resource(C, GET=get_conversation, DELETE=delete_conversation),
