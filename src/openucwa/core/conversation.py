@@ -280,7 +280,8 @@ class Message:
     failed: tuple[str, ...] = ()
 
 
-def message(v: ConvView, m: Message) -> Json:
+def message(v: ConvView, m: Message, *, with_text: bool = False) -> Json:
+    """The message resource; outgoing ones carry no text [seed] except in our history pages."""
     from .datauri import encode, strip_tags
 
     c = v.links
@@ -296,6 +297,10 @@ def message(v: ConvView, m: Message) -> Json:
             links["htmlMessage"] = link(encode(m.text, "text/html"))
     else:
         links["messaging"] = link(c.messaging())
+        if with_text:
+            links["plainMessage"] = link(
+                encode(strip_tags(m.text) if m.content_type == "text/html" else m.text)
+            )
         props["operationId"] = m.operation_id
         if m.status != "Succeeded":
             props["status"] = m.status
@@ -315,4 +320,9 @@ def history(v: ConvView, msgs: list[Message], limit: int) -> Json:
     links: dict[str, Any] = {}
     if len(msgs) == limit and msgs:
         links["next"] = link(f"{c.history()}?before={msgs[-1].n}&limit={limit}")
-    return resource("history", c.history(), links=links, embedded={"message": [message(v, m) for m in msgs]})
+    return resource(
+        "history",
+        c.history(),
+        links=links,
+        embedded={"message": [message(v, m, with_text=True) for m in msgs]},
+    )
