@@ -30,7 +30,7 @@ def test_history_survives_a_restart_and_pages(make_server) -> None:
         page = lene.s.get(href + "?limit=3").json()
         while True:
             seen += [text_of(m) for m in page["_embedded"]["message"]]
-        assert all("plainMessage" in m["_links"] for m in page["_embedded"]["message"])
+            assert all("plainMessage" in m["_links"] for m in page["_embedded"]["message"])
             if "next" not in page["_links"]:
                 break
             page = lene.s.get(page["_links"]["next"]["href"]).json()
