@@ -76,6 +76,25 @@ async def services(data_dir: str, database_url: str | None) -> AsyncIterator[Any
         await store.close()
 
 
+async def preflight(settings: Any) -> None:
+    """Reach (and migrate) the database and reach Redis before serving, so a bad URL is one line."""
+    try:
+        async with services(settings.data_dir, settings.database_url):
+            pass
+    except OSError as exc:
+        raise OSError(f"cannot reach the database: {exc}") from exc
+    if settings.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(settings.redis_url)
+        try:
+            await client.ping()
+        except (aioredis.RedisError, OSError) as exc:
+            raise OSError(f"cannot reach Redis at {settings.redis_url}: {exc}") from exc
+        finally:
+            await client.aclose()
+
+
 def read_password(given: str | None) -> str:
     if given is not None:
         return given
@@ -130,6 +149,10 @@ def serve(
             event_aggregation=None if event_aggregation else False,
         )
     except SettingsError as exc:
+        fail(str(exc))
+    try:
+        asyncio.run(preflight(settings))
+    except OSError as exc:
         fail(str(exc))
     typer.echo(
         f"OpenUCWA serving on http://{host}:{port}/ (discovery: /Autodiscover/AutodiscoverService.svc/root)"

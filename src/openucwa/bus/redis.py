@@ -40,11 +40,17 @@ class RedisBus:
         self._notifier.notify(app_id, version)
         if self._client is None:
             return
-        try:
-            await self._client.publish(self._channel, f"{app_id}:{version}")
-        except (aioredis.ConnectionError, OSError) as exc:
-            # Other nodes' waiters still wake on their own timeouts/deadlines; the store holds the data.
-            log.warning("redis publish failed: %s", exc)
+        # Two attempts: a pooled connection the server dropped while idle (Redis restart, `timeout`,
+        # a proxy) fails once and is discarded; the second attempt dials a fresh one. (Not a client-wide
+        # retry policy: that would also hide the listener's disconnects and skip its notify_all.)
+        for attempt in (1, 2):
+            try:
+                await self._client.publish(self._channel, f"{app_id}:{version}")
+                return
+            except (aioredis.ConnectionError, OSError) as exc:
+                if attempt == 2:
+                    # Other nodes' waiters still wake on their own deadlines; the store holds the data.
+                    log.warning("redis publish failed: %s", exc)
 
     async def _listen(self) -> None:
         assert self._client is not None

@@ -1,0 +1,180 @@
+"""The per-node Notifier: version-gated wakes, timeouts, cancellation, and no leaked waiters."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from openucwa.bus.notifier import Notifier
+
+
+async def _registered(notifier: Notifier, count: int) -> None:
+    """Yields to the loop until ``count`` waiters are registered (they register on their first step)."""
+    async with asyncio.timeout(2):
+        while True:  # polled: the notifier has no "someone registered" event, and needs none
+            if notifier.waiting() == count:
+                return
+            await asyncio.sleep(0)
+
+
+def _spawn(notifier: Notifier, app_id: str, after: int, within: float = 5.0) -> asyncio.Task[bool]:
+    return asyncio.create_task(notifier.wait(app_id, after, within))
+
+
+async def test_wait_returns_at_once_when_the_version_already_passed() -> None:
+    n = Notifier()
+    n.notify("app", 5)
+    async with asyncio.timeout(0.1):
+        assert await n.wait("app", 4, 10) is True
+        assert await n.wait("app", 0, 10) is True
+    assert n.waiting() == 0
+
+
+async def test_wait_on_the_current_version_does_not_return_at_once() -> None:
+    n = Notifier()
+    n.notify("app", 5)
+    assert await n.wait("app", 5, 0.05) is False  # 5 is not past 5: only a newer version wakes
+    assert n.waiting() == 0
+
+
+async def test_wait_returns_false_on_timeout() -> None:
+    n = Notifier()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await n.wait("app", 0, 0.1) is False
+    assert loop.time() - t0 >= 0.09
+    assert n.waiting() == 0
+
+
+@pytest.mark.parametrize("within", [0, -1.0])
+async def test_wait_with_no_time_left_returns_false_without_registering(within: float) -> None:
+    n = Notifier()
+    assert await n.wait("app", 0, within) is False
+    assert n.waiting() == 0
+
+
+async def test_notify_wakes_only_waiters_registered_with_an_older_version() -> None:
+    n = Notifier()
+    old = _spawn(n, "app", after=1)
+    current = _spawn(n, "app", after=3)
+    other_app = _spawn(n, "other", after=0)
+    await _registered(n, 3)
+
+    n.notify("app", 2)
+    assert await asyncio.wait_for(old, 1) is True
+    await asyncio.sleep(0.05)
+    assert not current.done()  # registered past version 3: version 2 is old news to it
+    assert not other_app.done()  # another application's move wakes nobody here
+    assert n.waiting() == 2
+
+    n.notify("app", 4)
+    assert await asyncio.wait_for(current, 1) is True
+    assert not other_app.done()
+    other_app.cancel()
+    await asyncio.gather(other_app, return_exceptions=True)
+    assert n.waiting() == 0
+
+
+async def test_notify_with_an_older_or_equal_version_is_ignored() -> None:
+    n = Notifier()
+    n.notify("app", 7)
+    waiter = _spawn(n, "app", after=7, within=0.3)
+    await _registered(n, 1)
+    n.notify("app", 7)  # a duplicate (e.g. the local notify and then the same wake via Redis)
+    n.notify("app", 3)  # a late, reordered wake
+    assert await waiter is False
+    assert n.waiting() == 0
+
+
+async def test_notify_all_wakes_everyone() -> None:
+    n = Notifier()
+    n.notify("b", 10)
+    tasks = [_spawn(n, "a", after=0), _spawn(n, "a", after=99), _spawn(n, "b", after=10), _spawn(n, "c", 5)]
+    await _registered(n, len(tasks))
+    n.notify_all()
+    async with asyncio.timeout(1):
+        assert await asyncio.gather(*tasks) == [True] * len(tasks)
+    assert n.waiting() == 0
+
+
+async def test_notify_all_with_nobody_waiting_is_harmless() -> None:
+    n = Notifier()
+    n.notify_all()
+    assert n.waiting() == 0
+    assert await n.wait("app", 0, 0.01) is False  # and it left no "already moved" memory behind
+
+
+async def test_cancellation_removes_the_waiter() -> None:
+    n = Notifier()
+    waiter = _spawn(n, "app", after=0, within=30)
+    survivor = _spawn(n, "app", after=0, within=30)
+    await _registered(n, 2)
+    waiter.cancel()  # the client went away
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert n.waiting() == 1
+    survivor.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await survivor
+    assert n.waiting() == 0
+    assert n._waiters == {}  # no empty per-application dict left behind either
+
+
+async def test_cancelling_a_woken_waiter_before_it_runs_leaves_nothing() -> None:
+    n = Notifier()
+    waiter = _spawn(n, "app", after=0)
+    await _registered(n, 1)
+    n.notify("app", 1)
+    waiter.cancel()  # woken and cancelled in the same loop iteration
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert n.waiting() == 0
+    assert n._waiters == {}
+
+
+async def test_many_waiters_on_one_application_all_wake() -> None:
+    n = Notifier()
+    tasks = [_spawn(n, "app", after=0) for _ in range(500)]
+    await _registered(n, 500)
+    n.notify("app", 1)
+    async with asyncio.timeout(2):
+        results = await asyncio.gather(*tasks)
+    assert results == [True] * 500
+    assert n.waiting() == 0
+    assert n._waiters == {}
+
+
+async def test_no_waiter_leak_after_timeouts() -> None:
+    n = Notifier()
+    tasks = [_spawn(n, f"app-{i % 7}", after=i, within=0.05) for i in range(200)]
+    await _registered(n, 200)
+    results = await asyncio.gather(*tasks)
+    assert results == [False] * 200
+    assert n.waiting() == 0
+    assert n._waiters == {}
+    # the timed-out waiters are really gone: a later notify finds no stale future to set
+    n.notify("app-0", 10_000)
+    assert n.waiting() == 0
+
+
+async def test_waiters_registering_and_leaving_concurrently_do_not_lose_each_other() -> None:
+    """A waiter leaving (timeout) while another one registers must not drop the newcomer."""
+    n = Notifier()
+    leaving = _spawn(n, "app", after=0, within=0.05)
+    await _registered(n, 1)
+    await asyncio.sleep(0.04)
+    staying = _spawn(n, "app", after=0, within=5)
+    assert await leaving is False
+    await _registered(n, 1)
+    n.notify("app", 1)
+    assert await asyncio.wait_for(staying, 1) is True
+    assert n.waiting() == 0
+
+
+async def test_forget_drops_the_version_memory() -> None:
+    n = Notifier()
+    n.notify("app", 3)
+    n.forget("app")
+    assert await n.wait("app", 1, 0.01) is False  # no longer "already past"
+    n.notify("app", 1)  # versions start over for the application id
+    assert await n.wait("app", 0, 0.01) is True
