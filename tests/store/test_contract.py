@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from openucwa.core.events import Event, Priority, StoredEvent
 from openucwa.core.models import Application, AppStatus, Token, User
 from openucwa.store import DuplicateError, SqlStore, open_store
 from openucwa.store.postgres import asyncpg_url
 from openucwa.store.schema import applications, metadata
-from openucwa.store.sql import APP_FIELDS
+from openucwa.store.sql import APP_FIELDS, MIGRATIONS
 
 NOW = 1_700_000_000.123  # milliseconds must survive the round trip
 
@@ -432,14 +433,14 @@ def _diff(sync_conn: sa.Connection) -> list[Any]:
 
 async def test_migrated_schema_matches_metadata_and_migrate_is_idempotent(store: SqlStore) -> None:
     await seed(store, app())
-    async with store.engine.connect() as conn:
-        assert await conn.run_sync(_diff) == []
+    assert await store.run_sync(_diff) == []
     await store.migrate()
     await store.migrate()
-    async with store.engine.connect() as conn:
-        assert await conn.run_sync(_diff) == []
-        versions = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars().all()
-    assert versions == ["0001"]
+    assert await store.run_sync(_diff) == []
+    versions = await store.run_sync(
+        lambda c: c.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    )
+    assert versions == [ScriptDirectory(str(MIGRATIONS)).get_current_head()]
     async with store.transaction() as tx:
         assert await tx.get_application("app1") == app()
 
@@ -448,11 +449,12 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
     store = await open_store(None, str(tmp_path / "data"))
     try:
         assert (tmp_path / "data" / "openucwa.sqlite3").is_file()
-        async with store.engine.connect() as conn:
-            pragmas = [
-                (await conn.exec_driver_sql(f"PRAGMA {p}")).scalar()
+        pragmas = await store.run_sync(
+            lambda c: [
+                c.exec_driver_sql(f"PRAGMA {p}").scalar()
                 for p in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
             ]
+        )
         assert pragmas == ["wal", 1, 5000, 1]
     finally:
         await store.close()

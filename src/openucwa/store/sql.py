@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import dataclasses
 import typing
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ from .interface import DuplicateError, RetryableError
 from .schema import applications, batches, conversations, messages, presence, sessions, tokens, users
 from .schema import events as queue
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 _APP_HINTS = typing.get_type_hints(Application)
 APP_FIELDS = frozenset(f.name for f in dataclasses.fields(Application))
@@ -354,6 +355,17 @@ class SqlTx:
         await self._conn.execute(batches.delete().where(batches.c.app_id == app_id, batches.c.number < below))
 
 
+def upgrade(sync_conn: sa.Connection) -> None:
+    """``alembic upgrade head`` on a connection inside a transaction."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
+    if sync_conn.dialect.name == "postgresql":
+        sync_conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")
+
+
 class SqlStore:
     """Store over an AsyncEngine; ``lock`` serialises whole transactions where the database can't."""
 
@@ -382,18 +394,13 @@ class SqlStore:
 
     async def migrate(self) -> None:
         """Runs ``alembic upgrade head`` on our own connection: no alembic.ini, no second engine."""
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.set_main_option("path_separator", "os")
-
-        def upgrade(sync_conn: sa.Connection) -> None:
-            if sync_conn.dialect.name == "postgresql":
-                sync_conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            cfg.attributes["connection"] = sync_conn
-            command.upgrade(cfg, "head")
-
         async with self._serialised(), self.engine.begin() as conn:
             await conn.run_sync(upgrade)
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Runs ``fn`` on a plain connection (schema checks, diagnostics)."""
+        async with self._serialised(), self.engine.connect() as conn:
+            return await conn.run_sync(fn)
 
     async def close(self) -> None:
         await self.engine.dispose()

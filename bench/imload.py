@@ -1,0 +1,290 @@
+"""Instant-message load: send-to-delivery latency and delivered messages per second.
+
+Starts its own server (SQLite in a temporary directory, one process), signs in P pairs of users,
+connects each pair with startMessaging/accept, then each sender sends messages one after another
+while both sides keep their event channels polled. Every message carries a unique id; the
+recipient's channel must show each exactly once.
+
+The load client speaks HTTP/1.1 over raw asyncio streams (keep-alive, Content-Length bodies) so
+that the client, which shares the 2-core machine with the server, costs as little as possible.
+
+    .venv/bin/python bench/imload.py --pairs 1 --messages 500
+    .venv/bin/python bench/imload.py --pairs 8 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-secret"
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection; one request at a time."""
+
+    def __init__(self, host: str, port: int, token: str | None = None) -> None:
+        self.host, self.port, self.token = host, port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", ctype: str | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Accept: application/json"]
+        if self.token:
+            head.append(f"Authorization: Bearer {self.token}")
+        if ctype:
+            head.append(f"Content-Type: {ctype}")
+        head.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        assert self.reader is not None
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.decode().partition(":")
+            headers[k.strip().lower()] = v.strip()
+        length = int(headers.get("content-length", "0"))
+        data = await self.reader.readexactly(length) if length else b""
+        return status, headers, data
+
+    async def json(self, method: str, path: str, obj: Any = None) -> tuple[int, dict[str, str], Any]:
+        body = json.dumps(obj).encode() if obj is not None else b""
+        status, headers, data = await self.request(method, path, body, "application/json" if body else None)
+        return status, headers, (json.loads(data) if data else None)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Side:
+    user: str
+    conn: Conn
+    poll: Conn
+    app: dict[str, Any] = field(default_factory=dict)
+    next_href: str = ""
+    events: asyncio.Queue[tuple[float, dict[str, Any]]] = field(default_factory=asyncio.Queue)
+
+    async def pump(self) -> None:
+        """Keeps a P-GET pending and hands every event to the queue with its arrival time."""
+        while True:
+            status, _, data = await self.poll.request("GET", self.next_href)
+            now = time.perf_counter()
+            if status != 200:
+                raise RuntimeError(f"P-GET {status}: {data[:200]!r}")
+            page = json.loads(data)
+            links = page["_links"]
+            self.next_href = links.get("resync", links.get("next"))["href"]
+            for block in page.get("sender", []):
+                for ev in block["events"]:
+                    self.events.put_nowait((now, ev))
+
+    async def until(self, rel: str, type_: str) -> dict[str, Any]:
+        while True:
+            _, ev = await self.events.get()
+            if ev["link"]["rel"] == rel and ev["type"] == type_:
+                return ev
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed_users(data_dir: str, n: int) -> list[str]:
+    users = [f"bench{i:03d}@contoso.com" for i in range(n)]
+    code = (
+        "import asyncio,sys\n"
+        "from openucwa.cli import services\n"
+        "from openucwa.actions import users\n"
+        "async def main():\n"
+        f"  async with services({data_dir!r}, None) as svc:\n"
+        f"    for u in {users!r}:\n"
+        f"      await users.add_user(svc, u, u.split('@')[0].title(), {PASSWORD!r})\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return users
+
+
+async def sign_in(host: str, port: int, user: str) -> Side:
+    c = Conn(host, port)
+    form = f"grant_type=password&username={quote(user)}&password={PASSWORD}".encode()
+    ctype = "application/x-www-form-urlencoded"
+    status, _, data = await c.request("POST", "/WebTicket/oauthtoken", form, ctype)
+    assert status == 200, data
+    token = json.loads(data)["access_token"]
+    conn, poll = Conn(host, port, token), Conn(host, port, token)
+    status, _, app = await conn.json(
+        "POST", "/ucwa/oauth/v1/applications", {"userAgent": "imload", "endpointId": user, "culture": "en-US"}
+    )
+    assert status in (200, 201), app
+    side = Side(user, conn, poll, app, app["_links"]["events"]["href"])
+    status, _, _ = await conn.json("POST", app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"], {})
+    assert status == 204
+    c.close()
+    return side
+
+
+async def connect_pair(a: Side, b: Side) -> str:
+    start = a.app["_embedded"]["communication"]["_links"]["startMessaging"]["href"]
+    status, _, _ = await a.conn.json("POST", start, {"to": f"sip:{b.user}", "subject": "load"})
+    assert status == 201
+    inv = await b.until("messagingInvitation", "started")
+    accept = inv["_embedded"]["messagingInvitation"]["_links"]["accept"]["href"]
+    status, _, _ = await b.conn.request("POST", accept)
+    assert status == 204
+    while True:
+        ev = await a.until("messaging", "updated")
+        links = ev["_embedded"]["messaging"]["_links"]
+        if "sendMessage" in links:
+            return str(links["sendMessage"]["href"])
+
+
+async def run_pair(
+    a: Side, b: Side, send: str, count: int | None, until: float, lat: list[float]
+) -> tuple[int, int]:
+    """Sends one message at a time; returns (sent, delivered exactly once)."""
+    seen: set[str] = set()
+    duplicates = 0
+    sent = 0
+    while (count is None or sent < count) and time.perf_counter() < until:
+        mid = f"{a.user}-{sent}"
+        t0 = time.perf_counter()
+        status, _, _ = await a.conn.request("POST", send, mid.encode(), "text/plain")
+        assert status == 201
+        sent += 1
+        while True:
+            t1, ev = await b.events.get()
+            if ev["link"]["rel"] != "message":
+                continue
+            text = unquote_plus(ev["_embedded"]["message"]["_links"]["plainMessage"]["href"].split(",", 1)[1])
+            if text in seen:
+                duplicates += 1
+                continue
+            seen.add(text)
+            if text == mid:
+                lat.append(t1 - t0)
+                break
+    # drain the sender's delivery confirmations so they do not pile up
+    while not a.events.empty():
+        a.events.get_nowait()
+    return sent, len(seen) - duplicates
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="imload-")
+    users = seed_users(data_dir, 2 * args.pairs)
+    port = args.port or free_port()
+    server: subprocess.Popen[bytes] | None = None
+    if not args.port:  # otherwise: attach to a server already serving that data dir (profiling)
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
+            [
+                sys.executable,
+                "-m",
+                "openucwa",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                data_dir,
+                "--log-level",
+                "warning",
+                *args.server_args,
+            ],
+            env=dict(os.environ),
+        )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        sides = [await sign_in("127.0.0.1", port, u) for u in users]
+        pumps = [asyncio.create_task(s.pump()) for s in sides]
+        pairs = [(sides[2 * i], sides[2 * i + 1]) for i in range(args.pairs)]
+        sends = [await connect_pair(a, b) for a, b in pairs]
+        for s in sides:  # forget set-up events
+            while not s.events.empty():
+                s.events.get_nowait()
+        lat: list[float] = []
+        t0 = time.perf_counter()
+        until = t0 + (args.seconds if args.messages is None else 3600)
+        runs = [
+            run_pair(a, b, send, args.messages, until, lat) for (a, b), send in zip(pairs, sends, strict=True)
+        ]
+        results = await asyncio.gather(*runs)
+        elapsed = time.perf_counter() - t0
+        for p in pumps:
+            p.cancel()
+        sent = sum(r[0] for r in results)
+        delivered = sum(r[1] for r in results)
+        return {
+            "pairs": args.pairs,
+            "sent": sent,
+            "delivered_once": delivered,
+            "seconds": round(elapsed, 2),
+            "msgs_per_s": round(delivered / elapsed, 1),
+            "p50_ms": round(pct(lat, 50), 2),
+            "p90_ms": round(pct(lat, 90), 2),
+            "p99_ms": round(pct(lat, 99), 2),
+            "mean_ms": round(statistics.mean(lat) * 1000, 2),
+        }
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pairs", type=int, default=1)
+    ap.add_argument("--messages", type=int, default=None, help="per pair (default: run for --seconds)")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--server-args", nargs="*", default=[])
+    ap.add_argument("--port", type=int, default=None, help="use a running server on this port")
+    ap.add_argument("--data-dir", default=None, help="its data dir (users are added there)")
+    args = ap.parse_args()
+    result = asyncio.run(bench(args))
+    print(json.dumps(result))
+    ok = result["sent"] == result["delivered_once"]
+    print("exactly once:", "PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
