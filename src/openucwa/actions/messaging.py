@@ -638,20 +638,7 @@ async def send_message(
 async def confirm(svc: Services, receipts: list[Json]) -> None:
     """Recipients fetched these message events: the senders learn it (SPEC §15.3)."""
     for r in receipts:
-        await _confirm_one(svc, r)
-
-
-@retrying
-async def _confirm_one(svc: Services, r: Json) -> None:
-    async with unit(svc) as u:
-        if not await u.tx.lock_session(r["session"]):
-            return
-        v = await u.tx.get_conversation(r["conv"])
-        m = await u.tx.get_message(r["conv"], r["n"])
-        if v is None or m is None or m.status != "Pending":
-            return
-        await u.tx.update_message(m.conv_id, m.n, status="Succeeded", failed=m.failed)
-        await u.emit(v.app_id, [seq.message_event(v, replace(m, status="Succeeded"))])
+        await _settle(svc, r, delivered=True)
 
 
 async def expire_deliveries(svc: Services) -> None:
@@ -659,11 +646,12 @@ async def expire_deliveries(svc: Services) -> None:
     async with unit(svc) as u:
         overdue = await u.tx.take_overdue_receipts(u.now - svc.settings.message_delivery_timeout)
     for _app, r in overdue:
-        await _undelivered(svc, r)
+        await _settle(svc, r, delivered=False)
 
 
 @retrying
-async def _undelivered(svc: Services, r: Json) -> None:
+async def _settle(svc: Services, r: Json, *, delivered: bool) -> None:
+    """Completes the sender's message once: Success on the first delivery, else Failure."""
     async with unit(svc) as u:
         if not await u.tx.lock_session(r["session"]):
             return
@@ -671,10 +659,12 @@ async def _undelivered(svc: Services, r: Json) -> None:
         m = await u.tx.get_message(r["conv"], r["n"])
         if v is None or m is None or m.status != "Pending":
             return
-        failed = (*m.failed, r["user"])
-        await u.tx.update_message(m.conv_id, m.n, status="Failed", failed=failed)
-        gone = replace(m, status="Failed", failed=failed)
-        await u.emit(v.app_id, [seq.message_event(v, gone, reason=reasons.DELIVERY_TIMEOUT)])
+        if delivered:
+            done, why = replace(m, status="Succeeded"), None
+        else:
+            done, why = replace(m, status="Failed", failed=(*m.failed, r["user"])), reasons.DELIVERY_TIMEOUT
+        await u.tx.update_message(m.conv_id, m.n, status=done.status, failed=done.failed)
+        await u.emit(v.app_id, [seq.message_event(v, done, reason=why)])
 
 
 @retrying
