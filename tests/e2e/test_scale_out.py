@@ -103,3 +103,41 @@ async def test_a_pget_sent_to_node_b_replaces_the_one_held_on_node_a(two_nodes) 
     assert answer.status_code == 200, answer.text
     assert elapsed < CROSS_NODE_WAKE, f"answered after {elapsed:.1f} s: the wake did not cross nodes"
     assert ("me", "updated", "me") in events_of(answer.json()), answer.json()
+
+
+def test_an_im_between_users_on_different_nodes(two_nodes: tuple[Any, Any]) -> None:
+    """Tosh works through node A, Lene through node B: the whole IM crosses nodes both ways."""
+    from .people import connect, messaging_links, party, text_of
+    from .ucwa import find
+
+    a, b = two_nodes
+    tosh = party(a, "toshm@contoso.com", "tosh-secret")
+    lene = party(b, "lenea@contoso.com", "lene-secret")
+    try:
+        t0 = time.monotonic()
+        tev, lev, _ = connect(tosh, lene)
+        send = messaging_links(tev)["sendMessage"]["href"]
+        assert (
+            tosh.s.post(
+                send, content="across nodes ✓".encode(), headers={"Content-Type": "text/plain"}
+            ).status_code
+            == 201
+        )
+        got = find(lene.ch.until("completed", "message"), "completed", "message")
+        assert text_of(got["_embedded"]["message"]) == "across nodes ✓"
+        assert find(tosh.ch.until("completed", "message"), "completed", "message")["status"] == "Success"
+        reply = (
+            messaging_links(lev)["sendMessage"]["href"]
+            if any(e["link"]["rel"] == "messaging" for e in lev)
+            else None
+        )
+        assert reply is not None
+        assert (
+            lene.s.post(reply, content=b"and back", headers={"Content-Type": "text/plain"}).status_code == 201
+        )
+        back = find(tosh.ch.until("completed", "message", direction="Incoming"), "completed", "message")
+        assert text_of(back["_embedded"]["message"]) == "and back"
+        assert time.monotonic() - t0 < 20  # wakes, not P-GET deadlines, carried every step
+    finally:
+        for p in (tosh, lene):
+            p.s.delete(p.a)
