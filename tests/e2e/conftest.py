@@ -3,8 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
+from . import ucwa
 from .people import Party, party
 from .ucwa import Session, sign_in
 
@@ -37,3 +39,15 @@ def tosh(parties) -> Party:
 @pytest.fixture
 def lene(parties) -> Party:
     return parties("lenea@contoso.com", "lene-secret")
+
+
+@pytest.fixture(autouse=True)
+def delete_created_applications(server) -> Iterator[None]:
+    """Runs last: deletes through the shared node, which sees every node's applications."""
+    yield
+    while ucwa.CREATED:
+        s = ucwa.CREATED.pop()
+        try:
+            httpx.delete(server.base + s.self_href, headers=s.headers, timeout=10)
+        except httpx.HTTPError:
+            pass

@@ -123,6 +123,11 @@ def summary(events: list[dict[str, Any]]) -> list[str]:
     return [f"[{e['_sender']['rel']}] {e['type']} {e['link']['rel']}" for e in events]
 
 
+CREATED: list[Session] = []
+"""Every application a test created; tests/e2e/conftest.py deletes them after each test so that no
+test finds another's available applications (which would, rightly, receive its invitations)."""
+
+
 def sign_in(base: str, user: str, password: str, endpoint: str = "endpoint-1", **extra: str) -> Session:
     token = token_for(base, user, password)
     headers = {**JSON, "Authorization": f"Bearer {token}"}
@@ -131,7 +136,9 @@ def sign_in(base: str, user: str, password: str, endpoint: str = "endpoint-1", *
     body = {"UserAgent": "OpenUCWA tests", "EndpointId": endpoint, "Culture": "en-US", **extra}
     r = httpx.post(user_res["_links"]["applications"]["href"], headers=headers, json=body)
     assert r.status_code in (200, 201), r.text
-    return Session(base, token, r.json())
+    session = Session(base, token, r.json())
+    CREATED.append(session)
+    return session
 
 
 def events_of(page: dict[str, Any]) -> list[tuple[str, str, str]]:
