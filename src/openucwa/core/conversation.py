@@ -8,9 +8,10 @@ and the invitation that created it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .datauri import encode, strip_tags
 from .hal import Json, json_date, link, resource
 from .links import AppLinks, ConvLinks
 
@@ -81,8 +82,6 @@ class ConvView:
         return next((i for i in self.invitations if i.kind == "messaging"), None)
 
     def to_doc(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
     @classmethod
@@ -204,8 +203,6 @@ def typing_participants(v: ConvView, now: float) -> Json:
 
 def invitation(v: ConvView, inv: Invitation) -> Json:
     """A messagingInvitation (SPEC §16.1) in its current state."""
-    from .datauri import encode
-
     c = v.links
     a = AppLinks(v.app_id)
     inviter = inv.from_uri
@@ -282,8 +279,6 @@ class Message:
 
 def message(v: ConvView, m: Message, *, with_text: bool = False) -> Json:
     """The message resource; outgoing ones carry no text [seed] except in our history pages."""
-    from .datauri import encode, strip_tags
-
     c = v.links
     links: dict[str, Any] = {}
     props: Json = {"direction": m.direction, "timeStamp": json_date(m.timestamp_ms)}

@@ -6,6 +6,8 @@ None are omitted, as the spec says "properties with no value are omitted (not nu
 
 from __future__ import annotations
 
+import json
+import zlib
 from typing import Any
 
 Json = dict[str, Any]
@@ -45,8 +47,5 @@ def json_date(ms: int) -> str:
 
 def etag(res: Json) -> str:
     """A stable ETag of a resource's own content; embedded resources do not count (SPEC §3.6)."""
-    import json
-    import zlib
-
     own = {k: v for k, v in res.items() if k not in ("_embedded", "etag")}
     return str(zlib.crc32(json.dumps(own, sort_keys=True, separators=(",", ":")).encode()))
