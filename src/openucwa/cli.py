@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+contact_app = typer.Typer(help="Manage users' contact lists.", no_args_is_help=True)
+app.add_typer(contact_app, name="contact")
 
 T = TypeVar("T")
 DataDir = Annotated[str, typer.Option("--data-dir", help="Directory of the SQLite database.")]
@@ -251,6 +253,100 @@ def user_passwd(
     typer.echo(f"password changed for {address}")
 
 
+@user_app.command("photo")
+def user_photo(
+    address: Annotated[str, typer.Argument(help="user@domain")],
+    file: Annotated[str, typer.Argument(help="A JPEG file.")],
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a user's photo (JPEG), served to everyone who sees the user."""
+    from .actions import people
+    from .actions.users import UserError
+
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(people.PHOTO_MAX + 1)
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+
+    async def go() -> None:
+        async with services(data_dir, database_url) as svc:
+            try:
+                await people.set_photo(svc, address, data)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+
+    run(go)
+    typer.echo(f"photo set for {address}")
+
+
+GroupOption = Annotated[
+    str | None, typer.Option("--group", help='Group name (default "Other Contacts"; "Pinned Contacts").')
+]
+
+
+@contact_app.command("add")
+def contact_add(
+    owner: Annotated[str, typer.Argument(help="Whose contact list, user@domain")],
+    contact: Annotated[str, typer.Argument(help="The contact, user@domain")],
+    group: GroupOption = None,
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a contact to a user's contact list (a new group name creates the group)."""
+    from .actions import people
+
+    async def go() -> str:
+        async with services(data_dir, database_url) as svc:
+            return await people.add_contact(svc, owner, contact, group)
+
+    name = run(go)
+    typer.echo(f"added {contact} to {owner}'s group {name!r}")
+
+
+@contact_app.command("remove")
+def contact_remove(
+    owner: Annotated[str, typer.Argument(help="Whose contact list, user@domain")],
+    contact: Annotated[str, typer.Argument(help="The contact, user@domain")],
+    group: Annotated[str | None, typer.Option("--group", help="Only from this group (default: all).")] = None,
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a contact from one group of a user's contact list, or from all of them."""
+    from .actions import people
+
+    async def go() -> int:
+        async with services(data_dir, database_url) as svc:
+            return await people.remove_contact(svc, owner, contact, group)
+
+    run(go)
+    typer.echo(f"removed {contact} from {owner}'s contacts")
+
+
+@contact_app.command("list")
+def contact_list(
+    owner: Annotated[str, typer.Argument(help="Whose contact list, user@domain")],
+    data_dir: DataDir = "./data",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List a user's contacts by group."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .actions import people
+
+    async def go() -> list[Any]:
+        async with services(data_dir, database_url) as svc:
+            return await people.list_contacts(svc, owner)
+
+    rows = run(go)
+    table = Table("Group", "SIP URI", "Name")
+    for group_name, u in rows:
+        table.add_row(group_name, f"sip:{u.uri}", u.name)
+    Console().print(table)
+
+
 @app.command()
 def demo(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None:
     """Create the demo users (once) and print how to sign in."""
@@ -267,6 +363,16 @@ def demo(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None
     typer.echo("Demo users (user / password):")
     for uri, name, pw in DEMO_USERS:
         typer.echo(f"  {uri:<20} {pw:<16} {name}")
+    typer.echo(
+        "Sign in: GET / (Accept: application/json), follow _links.user, then POST the token URL it names\n"
+        "  e.g. curl -d 'grant_type=password&username=toshm@contoso.com&password=toshm-password' "
+        "http://127.0.0.1:8080/WebTicket/oauthtoken"
+    )
+
+
+from .client.commands import register as _register_client_commands  # noqa: E402
+
+_register_client_commands(app)  # login, send, listen, chat, presence, contacts, search
 
 
 def main() -> None:

@@ -38,6 +38,9 @@ class Settings:
     invitation_timeout: float = 30.0
     message_delivery_timeout: float = 30.0
     typing_timeout: float = 5.0
+    # Seconds in one minute of presence-subscription durations and their expiry warning (tests
+    # shorten it so that a 10-minute subscription expires in seconds).
+    subscription_minute: float = 60.0
     max_message_bytes: int = 64 * 1024
     server_fqdn: str = "openucwa.local"
     extra: dict[str, str] = field(default_factory=dict)

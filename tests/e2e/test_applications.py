@@ -48,7 +48,7 @@ def test_create_application_as_the_reference_pages_do(server) -> None:
     assert r.headers["etag"].strip('"') == app["etag"]
     me = app["_embedded"]["me"]
     assert me["uri"] == "sip:toshm@contoso.com" and me["name"] == "Tosh Meston"
-    assert set(me["_links"]) == {"self", "makeMeAvailable"}
+    assert set(me["_links"]) == {"self", "makeMeAvailable", "photo"}
     comm = app["_embedded"]["communication"]
     assert comm["supportedModalities"] == []
     assert [k for k, v in comm.items() if v == "please pass this in a PUT request"]

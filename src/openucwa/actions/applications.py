@@ -17,7 +17,7 @@ from ..core.ids import application_id_from
 from ..core.links import AppLinks
 from ..core.models import Application, AppStatus, User
 from ..core.resources import application as res
-from . import messaging
+from . import messaging, subscriptions
 from .access import load
 from .services import Services, Unit, retrying, unit
 
@@ -63,7 +63,10 @@ async def end(u: Unit, app: Application, status: str) -> None:
     """Terminates an application (SPEC §7.3): its conversations end for everyone, queued events go,
     a pending P-GET is woken to fail."""
     await messaging.end_for_application(u, app)
+    await subscriptions.end_for_application(u, app)
     await u.tx.update_application(app.id, status=status, ended_at=u.now, pget_owner=None, available=False)
+    if app.available:  # watchers may now see the user Offline, or without Messaging
+        await subscriptions.notify(u, app.user_uri, ["presence", "supportedMedia"])
     await u.tx.discard_queued(app.id)
     await u.tx.prune_batches(app.id, app.next_batch + 1)
     await u.bump(app.id)
@@ -125,6 +128,7 @@ async def make_me_available(svc: Services, app_id: str, user_uri: str, cmd: Make
             )
         )
         await u.emit(app.id, events)
+        await subscriptions.notify(u, user_uri, ["presence", "supportedMedia"])
 
 
 async def report_my_activity(svc: Services, app_id: str, user_uri: str) -> None:

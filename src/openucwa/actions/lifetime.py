@@ -7,7 +7,7 @@ import logging
 
 from ..core.lifetime import Timers, Verdict, verdict
 from ..core.models import AppStatus
-from . import applications, messaging
+from . import applications, messaging, subscriptions
 from .services import Services, unit
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ async def sweep(svc: Services) -> dict[Verdict, int]:
                 await applications.end(u, app, AppStatus.EXPIRED)
             elif v is Verdict.RESET:
                 await messaging.end_for_application(u, app)
+                await subscriptions.end_for_application(u, app)  # transient state (SPEC §12.8)
                 await u.tx.discard_queued(app.id)
                 await u.tx.update_application(app.id, resume_pending=True)
             elif v is Verdict.PURGE:
@@ -47,6 +48,7 @@ async def sweep(svc: Services) -> dict[Verdict, int]:
         if v is Verdict.PURGE:
             svc.notifier.forget(seen.id)
     await messaging.tick(svc)
+    await subscriptions.tick(svc)
     await messaging.expire_deliveries(svc)
     return counts
 

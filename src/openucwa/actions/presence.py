@@ -17,7 +17,7 @@ from ..core.hal import Json
 from ..core.links import AppLinks
 from ..core.models import Application, Presence
 from ..core.resources import application as res
-from . import access
+from . import access, subscriptions
 from .services import Services, Unit, retrying, unit
 
 NOTE_MAX = 512
@@ -49,6 +49,7 @@ async def _announce(u: Unit, user_uri: str, rel: str) -> None:
             a = AppLinks(other.id)
             href = {"presence": a.presence(), "note": a.note(), "location": a.location()}[rel]
             await u.emit(other.id, [Event("me", a.me(), "updated", rel, href, Priority.MEDIUM)])
+    await subscriptions.notify(u, user_uri, [rel])  # watchers see contactPresence/Note/Location
 
 
 @retrying

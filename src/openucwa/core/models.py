@@ -101,3 +101,13 @@ class Presence:
     note: str | None = None
     location: str | None = None
     last_active: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSubscription:
+    """An application's presence subscription (SPEC §12.7); its members are stored beside it."""
+
+    id: str
+    app_id: str
+    expires_at: float
+    warned: bool = False  # the 60-s expiry warning was sent

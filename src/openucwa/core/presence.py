@@ -38,3 +38,15 @@ def activity(pub: Presence, apps: Sequence[Application]) -> str | None:
     ):
         return "off-work"
     return None
+
+
+def last_active(pub: Presence, apps: Sequence[Application]) -> float | None:
+    """The latest of a published change and any available application's reported activity."""
+    times = [pub.last_active] + [a.last_activity_at for a in apps if a.available]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def messaging(apps: Sequence[Application]) -> bool:
+    """Whether someone inviting this user to IM reaches at least one application (SPEC §12.3)."""
+    return any(a.available and "Messaging" in a.supported_modalities for a in apps)

@@ -20,7 +20,7 @@ from ..core.errors import UcwaError
 from ..store import open_store
 from . import errors
 from .middleware import CaseFoldPaths, Guard
-from .routes import applications, communication, discovery, events, xframe
+from .routes import applications, communication, discovery, events, people, xframe
 from .runtime import Runtime
 
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings) -> Starlette:
         *xframe.routes(rt),
         *applications.routes(rt),
         *communication.routes(rt),
+        *people.routes(rt),
         *events.routes(rt),
     ]
     app = Starlette(

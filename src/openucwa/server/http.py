@@ -130,7 +130,7 @@ def json_response(
         tag = compute_etag(body_data)
         body_data["etag"] = tag
         hdrs["ETag"] = f'"{tag}"'
-        if request is not None and _matches(request.headers.get("if-none-match"), tag):
+        if request is not None and etag_matches(request.headers.get("if-none-match"), tag):
             return Response(status_code=304, headers=hdrs)
     if headers:
         hdrs.update(headers)
@@ -156,7 +156,7 @@ def created(location: str) -> Response:
     return Response(status_code=201, headers={**UCWA_HEADERS, "Location": location, "Content-Length": "0"})
 
 
-def _matches(header: str | None, tag: str) -> bool:
+def etag_matches(header: str | None, tag: str) -> bool:
     if not header:
         return False
     for part in header.split(","):

@@ -24,6 +24,7 @@ _LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", re
 USER_KEY = "openucwa.user"
 _USER_PATH_LOWER = USER_PATH.lower()
 _UCWA_LOWER = UCWA_PREFIX.lower() + "/"
+_PHOTOS = re.compile(r"^" + re.escape(UCWA_PREFIX.lower()) + r"/applications/[^/]+/photos/[^/]+$")
 
 
 class CaseFoldPaths:
@@ -93,6 +94,13 @@ class Guard:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith(users.TOKEN_PREFIX):
+            # <img> cannot send Authorization: photos alone also accept the cwt_ucwa cookie that
+            # creating/getting the application set (SPEC §5.6, §11.8).
+            cookie = request.cookies.get("cwt_ucwa")
+            if not header and cookie and request.method == "GET" and _PHOTOS.search(request.scope["path"]):
+                return await users.verify_token(
+                    self.runtime.services, self.runtime.tokens, users.TOKEN_PREFIX + cookie
+                )
             return None
         return await users.verify_token(self.runtime.services, self.runtime.tokens, token)
 

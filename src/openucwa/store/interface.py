@@ -8,13 +8,13 @@ transaction ends, which is how two nodes serialise work on one event channel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ..core.conversation import ConvView, Message
 from ..core.events import Event, StoredEvent
-from ..core.models import Application, Presence, Token, User
+from ..core.models import Application, Presence, PresenceSubscription, Token, User
 
 
 class DuplicateError(Exception):
@@ -40,6 +40,62 @@ class Tx(Protocol):
 
     async def remove_user(self, uri: str) -> bool:
         """Also removes the user's tokens; False when the user does not exist."""
+
+    async def search_users(self, query: str, limit: int) -> tuple[list[User], bool]:
+        """Up to ``limit`` users whose name, sip uri, e-mail or phone contains ``query`` (any case),
+        exact uri/e-mail first, then name prefixes; and whether more matched (SPEC §12.6)."""
+
+    # contact lists -----------------------------------------------------------------------
+    async def list_contact_groups(self, owner_uri: str) -> list[tuple[str, str]]:
+        """The owner's personal groups as (id, name), by name."""
+
+    async def add_contact_group(self, owner_uri: str, group_id: str, name: str) -> None:
+        """Raises DuplicateError when the owner has a group of that name."""
+
+    async def delete_contact_group(self, owner_uri: str, group_id: str) -> None: ...
+
+    async def add_contact(self, owner_uri: str, group_id: str, contact_uri: str) -> bool:
+        """False when the contact is already in that group."""
+
+    async def remove_contact(self, owner_uri: str, contact_uri: str, group_id: str | None = None) -> int:
+        """Removes the contact from one group (or all); returns how many memberships went."""
+
+    async def list_contacts(self, owner_uri: str) -> list[tuple[str, User]]:
+        """(group id, contact) pairs by contact name; a contact in two groups appears twice."""
+
+    # photos ------------------------------------------------------------------------------
+    async def put_photo(self, user_uri: str, data: bytes, etag: str) -> None: ...
+
+    async def get_photo(self, user_uri: str) -> tuple[bytes, str] | None:
+        """(JPEG bytes, etag) of an uploaded photo."""
+
+    # presence subscriptions (transient: they end with their application) ----------------
+    async def add_subscription(self, sub: PresenceSubscription) -> None: ...
+
+    async def get_subscription(self, sub_id: str) -> PresenceSubscription | None: ...
+
+    async def list_subscriptions(self, app_id: str) -> list[PresenceSubscription]: ...
+
+    async def update_subscription(self, sub_id: str, *, expires_at: float, warned: bool) -> None: ...
+
+    async def delete_subscription(self, sub_id: str) -> None:
+        """Also removes its watches."""
+
+    async def due_subscriptions(self, before: float) -> list[PresenceSubscription]:
+        """Every subscription with ``expires_at <= before``."""
+
+    async def add_watch(self, sub_id: str, app_id: str, contact_uri: str) -> bool:
+        """False when the subscription already watches that user."""
+
+    async def remove_watch(self, sub_id: str, contact_uri: str) -> bool: ...
+
+    async def list_watches(self, app_id: str, sub_id: str | None = None) -> list[tuple[str, str]]:
+        """(subscription id, contact uri) pairs of the application (or of one subscription)."""
+
+    async def watchers(self, contact_uri: str) -> list[str]:
+        """The applications whose subscriptions include this user, each once."""
+
+    async def delete_app_subscriptions(self, app_id: str) -> None: ...
 
     # tokens ------------------------------------------------------------------------------
     async def add_token(self, token: Token) -> None: ...
@@ -77,6 +133,10 @@ class Tx(Protocol):
     # event channel -----------------------------------------------------------------------
     async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
         """Queues events (positions increase in the given order), bumps and returns the app's version."""
+
+    async def append_events_many(self, batches: Mapping[str, Sequence[Event]], now: float) -> dict[str, int]:
+        """``append_events`` for several applications at once; returns their new versions (missing
+        applications are skipped)."""
 
     async def bump_version(self, app_id: str) -> int:
         """Bumps the version without events (P-GET replaced, application ended)."""

@@ -22,6 +22,8 @@ Epoch = sa.Double
 # INTEGER (not BIGINT) on SQLite, so the column aliases the rowid and autoincrements.
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+SearchKey = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+
 users = sa.Table(
     "users",
     metadata,
@@ -34,6 +36,11 @@ users = sa.Table(
     sa.Column("company", sa.Text),
     sa.Column("office", sa.Text),
     sa.Column("work_phone", sa.Text),
+    # Lower-cased "name\nsip:uri\nemail\nphone" for people search (SPEC §12.6); kept by add_user.
+    # Byte order ("C") on PostgreSQL so that a prefix is one index range, as it is on SQLite.
+    sa.Column("search_key", SearchKey),
+    sa.Index("ix_users_search_key", "search_key"),
+    sa.Index("ix_users_email", "email"),
 )
 
 tokens = sa.Table(
@@ -157,4 +164,51 @@ messages = sa.Table(
     sa.Column("operation_id", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("failed", sa.Text, nullable=False),
+)
+
+# A user's personal contact groups (SPEC §12.5); the pinned and default groups are implicit.
+contact_groups = sa.Table(
+    "contact_groups",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.UniqueConstraint("owner_uri", "name"),
+)
+
+# Who is in which of an owner's groups; ``group_id`` is a contact_groups id, "pinned" or "default".
+contact_members = sa.Table(
+    "contact_members",
+    metadata,
+    sa.Column("owner_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), primary_key=True),
+    sa.Column("group_id", sa.Text, primary_key=True),
+    sa.Column("contact_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), primary_key=True),
+)
+
+# An uploaded JPEG per user (SPEC §11.8); users without one get generated initials.
+photos = sa.Table(
+    "photos",
+    metadata,
+    sa.Column("user_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("etag", sa.Text, nullable=False),
+)
+
+# Presence subscriptions of an application (SPEC §12.7); transient, they end with it.
+presence_subscriptions = sa.Table(
+    "presence_subscriptions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("app_id", sa.Text, nullable=False, index=True),
+    sa.Column("expires_at", Epoch, nullable=False, index=True),
+    sa.Column("warned", sa.Boolean, nullable=False),
+)
+
+# Which users a subscription watches; ``contact_uri`` indexed for the fan-out of a change.
+presence_watches = sa.Table(
+    "presence_watches",
+    metadata,
+    sa.Column("sub_id", sa.Text, primary_key=True),
+    sa.Column("contact_uri", sa.Text, primary_key=True, index=True),
+    sa.Column("app_id", sa.Text, nullable=False, index=True),
 )

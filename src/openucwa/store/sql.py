@@ -23,9 +23,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..core.conversation import ConvView, Message
 from ..core.events import Event, Priority, StoredEvent
-from ..core.models import Application, AppStatus, Presence, Token, User
+from ..core.models import Application, AppStatus, Presence, PresenceSubscription, Token, User
 from .interface import DuplicateError, RetryableError
-from .schema import applications, batches, conversations, messages, presence, sessions, tokens, users
+from .schema import (
+    applications,
+    batches,
+    contact_groups,
+    contact_members,
+    conversations,
+    messages,
+    photos,
+    presence,
+    presence_subscriptions,
+    presence_watches,
+    sessions,
+    tokens,
+    users,
+)
 from .schema import events as queue
 
 T = TypeVar("T")
@@ -81,8 +95,21 @@ def _message_from_row(row: Mapping[str, Any]) -> Message:
     return Message(**values)
 
 
+_USER_FIELDS = frozenset(f.name for f in dataclasses.fields(User))
+
+
 def _user_from_row(row: Mapping[str, Any]) -> User:
-    return User(**row)
+    return User(**{k: v for k, v in row.items() if k in _USER_FIELDS})
+
+
+def search_key(user: User) -> str:
+    """What people search matches against (SPEC §12.6): name first, so a name prefix is a key prefix."""
+    parts = (user.name, f"sip:{user.uri}", user.email or "", user.work_phone or "")
+    return "\n".join(parts).lower()
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlTx:
@@ -103,7 +130,7 @@ class SqlTx:
 
     # users -------------------------------------------------------------------------------
     async def add_user(self, user: User) -> None:
-        await self._insert(users, dataclasses.asdict(user))
+        await self._insert(users, {**dataclasses.asdict(user), "search_key": search_key(user)})
 
     async def get_user(self, uri: str) -> User | None:
         row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
@@ -120,6 +147,171 @@ class SqlTx:
     async def remove_user(self, uri: str) -> bool:
         # Tokens go with the user through ON DELETE CASCADE.
         return (await self._conn.execute(users.delete().where(users.c.uri == uri))).rowcount > 0
+
+    async def search_users(self, query: str, limit: int) -> tuple[list[User], bool]:
+        """Case-insensitive substring search, best first: exact uri/e-mail, name prefix, the rest.
+
+        Three tiers, each cut with LIMIT so the database stops early: an exact uri or e-mail is an
+        index lookup, a name prefix is a range of the ``search_key`` index (the key starts with the
+        lower-cased name), and only the plain substring tier scans, stopping at the first
+        ``limit + 1 - found`` hits. A query that matches nothing is therefore the slow case (one
+        scan of a pre-lowered column, no per-row lower()).
+        """
+        q = query.lower()
+        c = users.c
+        want = limit + 1
+        exact = q.removeprefix("sip:")
+        found: list[User] = []
+        seen: set[str] = set()
+
+        async def take(stmt: sa.Select[Any]) -> None:
+            if seen:  # an exact hit must not take a later tier's slot (and hide a real match)
+                stmt = stmt.where(c.uri.not_in(sorted(seen)))
+            for r in (await self._conn.execute(stmt.limit(want - len(found)))).mappings():
+                if r["uri"] not in seen:
+                    seen.add(r["uri"])
+                    found.append(_user_from_row(r))
+
+        await take(sa.select(users).where(sa.or_(c.uri == exact, c.email == exact)).order_by(c.uri))
+        prefix = sa.and_(c.search_key >= q, c.search_key < q + "\U0010ffff")
+        if len(found) < want:
+            await take(sa.select(users).where(prefix).order_by(c.search_key))
+        if len(found) < want:
+            esc = _like_escape(q)
+            await take(
+                sa.select(users).where(c.search_key.like("%" + esc + "%", escape="\\"), sa.not_(prefix))
+            )
+        return found[:limit], len(found) > limit
+
+    # contact lists -----------------------------------------------------------------------
+    async def list_contact_groups(self, owner_uri: str) -> list[tuple[str, str]]:
+        stmt = (
+            sa.select(contact_groups.c.id, contact_groups.c.name)
+            .where(contact_groups.c.owner_uri == owner_uri)
+            .order_by(contact_groups.c.name, contact_groups.c.id)
+        )
+        return [(r[0], r[1]) for r in await self._conn.execute(stmt)]
+
+    async def add_contact_group(self, owner_uri: str, group_id: str, name: str) -> None:
+        await self._insert(contact_groups, {"id": group_id, "owner_uri": owner_uri, "name": name})
+
+    async def delete_contact_group(self, owner_uri: str, group_id: str) -> None:
+        m = contact_members.c
+        await self._conn.execute(
+            contact_members.delete().where(m.owner_uri == owner_uri, m.group_id == group_id)
+        )
+        g = contact_groups.c
+        await self._conn.execute(contact_groups.delete().where(g.owner_uri == owner_uri, g.id == group_id))
+
+    async def add_contact(self, owner_uri: str, group_id: str, contact_uri: str) -> bool:
+        try:
+            await self._insert(
+                contact_members, {"owner_uri": owner_uri, "group_id": group_id, "contact_uri": contact_uri}
+            )
+        except DuplicateError:
+            return False
+        return True
+
+    async def remove_contact(self, owner_uri: str, contact_uri: str, group_id: str | None = None) -> int:
+        m = contact_members.c
+        cond = sa.and_(m.owner_uri == owner_uri, m.contact_uri == contact_uri)
+        if group_id is not None:
+            cond = sa.and_(cond, m.group_id == group_id)
+        return (await self._conn.execute(contact_members.delete().where(cond))).rowcount
+
+    async def list_contacts(self, owner_uri: str) -> list[tuple[str, User]]:
+        """(group id, contact) pairs, ordered by contact name."""
+        m = contact_members.c
+        stmt = (
+            sa.select(m.group_id, users)
+            .join(users, users.c.uri == m.contact_uri)
+            .where(m.owner_uri == owner_uri)
+            .order_by(users.c.name, users.c.uri, m.group_id)
+        )
+        out = []
+        for r in (await self._conn.execute(stmt)).mappings():
+            values = dict(r)
+            gid = values.pop("group_id")
+            out.append((gid, _user_from_row(values)))
+        return out
+
+    # photos ------------------------------------------------------------------------------
+    async def put_photo(self, user_uri: str, data: bytes, etag: str) -> None:
+        stmt = photos.update().where(photos.c.user_uri == user_uri).values(data=data, etag=etag)
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            await self._insert(photos, {"user_uri": user_uri, "data": data, "etag": etag})
+
+    async def get_photo(self, user_uri: str) -> tuple[bytes, str] | None:
+        stmt = sa.select(photos.c.data, photos.c.etag).where(photos.c.user_uri == user_uri)
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
+    # presence subscriptions --------------------------------------------------------------
+    async def add_subscription(self, sub: PresenceSubscription) -> None:
+        await self._insert(presence_subscriptions, dataclasses.asdict(sub))
+
+    async def get_subscription(self, sub_id: str) -> PresenceSubscription | None:
+        stmt = sa.select(presence_subscriptions).where(presence_subscriptions.c.id == sub_id)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else PresenceSubscription(**row)
+
+    async def list_subscriptions(self, app_id: str) -> list[PresenceSubscription]:
+        c = presence_subscriptions.c
+        stmt = sa.select(presence_subscriptions).where(c.app_id == app_id).order_by(c.expires_at, c.id)
+        return [PresenceSubscription(**r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def update_subscription(self, sub_id: str, *, expires_at: float, warned: bool) -> None:
+        stmt = (
+            presence_subscriptions.update()
+            .where(presence_subscriptions.c.id == sub_id)
+            .values(expires_at=expires_at, warned=warned)
+        )
+        await self._conn.execute(stmt)
+
+    async def delete_subscription(self, sub_id: str) -> None:
+        await self._conn.execute(presence_watches.delete().where(presence_watches.c.sub_id == sub_id))
+        await self._conn.execute(presence_subscriptions.delete().where(presence_subscriptions.c.id == sub_id))
+
+    async def due_subscriptions(self, before: float) -> list[PresenceSubscription]:
+        """Subscriptions expiring before ``before`` (the sweep decides warning or expiry)."""
+        c = presence_subscriptions.c
+        stmt = sa.select(presence_subscriptions).where(c.expires_at <= before).order_by(c.expires_at)
+        return [PresenceSubscription(**r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def add_watch(self, sub_id: str, app_id: str, contact_uri: str) -> bool:
+        try:
+            await self._insert(
+                presence_watches, {"sub_id": sub_id, "app_id": app_id, "contact_uri": contact_uri}
+            )
+        except DuplicateError:
+            return False
+        return True
+
+    async def remove_watch(self, sub_id: str, contact_uri: str) -> bool:
+        w = presence_watches.c
+        stmt = presence_watches.delete().where(w.sub_id == sub_id, w.contact_uri == contact_uri)
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def list_watches(self, app_id: str, sub_id: str | None = None) -> list[tuple[str, str]]:
+        """(subscription id, contact uri) of an application, in insertion-independent order."""
+        w = presence_watches.c
+        stmt = sa.select(w.sub_id, w.contact_uri).where(w.app_id == app_id)
+        if sub_id is not None:
+            stmt = stmt.where(w.sub_id == sub_id)
+        stmt = stmt.order_by(w.sub_id, w.contact_uri)
+        return [(r[0], r[1]) for r in await self._conn.execute(stmt)]
+
+    async def watchers(self, contact_uri: str) -> list[str]:
+        """Ids of the applications watching this user, each once."""
+        w = presence_watches.c
+        stmt = sa.select(w.app_id).where(w.contact_uri == contact_uri).distinct().order_by(w.app_id)
+        return list((await self._conn.execute(stmt)).scalars())
+
+    async def delete_app_subscriptions(self, app_id: str) -> None:
+        await self._conn.execute(presence_watches.delete().where(presence_watches.c.app_id == app_id))
+        await self._conn.execute(
+            presence_subscriptions.delete().where(presence_subscriptions.c.app_id == app_id)
+        )
 
     # tokens ------------------------------------------------------------------------------
     async def add_token(self, token: Token) -> None:
@@ -219,6 +411,44 @@ class SqlTx:
             ]
             await self._conn.execute(queue.insert(), rows)
         return version
+
+    async def append_events_many(self, batches: Mapping[str, Sequence[Event]], now: float) -> dict[str, int]:
+        """``append_events`` for many applications in two statements per 500 (fan-out to watchers).
+
+        Applications that no longer exist are skipped (absent from the result) rather than failing
+        the change that is being announced.
+        """
+        c = applications.c
+        versions: dict[str, int] = {}
+        ids = sorted(batches)  # one lock order for every fan-out
+        for lo in range(0, len(ids), 500):
+            chunk = ids[lo : lo + 500]
+            stmt = (
+                applications.update()
+                .where(c.id.in_(chunk))
+                .values(version=c.version + 1)
+                .returning(c.id, c.version)
+            )
+            found = {r[0]: int(r[1]) for r in await self._conn.execute(stmt)}
+            versions.update(found)
+            rows = [
+                {
+                    "app_id": app_id,
+                    "sender_rel": ev.sender_rel,
+                    "sender_href": ev.sender_href,
+                    "body": orjson.dumps(ev.wire()).decode(),
+                    "priority": int(ev.priority),
+                    "enqueued_at": now,
+                    "merge_key": ev.merge_key,
+                    "receipt": None if ev.receipt is None else orjson.dumps(ev.receipt).decode(),
+                }
+                for app_id in chunk
+                if app_id in found
+                for ev in batches[app_id]
+            ]
+            if rows:
+                await self._conn.execute(queue.insert(), rows)
+        return versions
 
     async def bump_version(self, app_id: str) -> int:
         """Raises LookupError for an unknown application."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..hal import Json, link, resource
 from ..links import AppLinks
 from ..models import Application, User
+from .people import people as people_hub
 
 PUT_KEY_VALUE = "please pass this in a PUT request"
 
@@ -23,6 +24,7 @@ def me(app: Application, user: User) -> Json:
         links["reportMyActivity"] = link(a.report_my_activity())
     else:
         links["makeMeAvailable"] = link(a.make_me_available())
+    links["photo"] = link(a.photo(user.uri))  # uploaded, else generated initials (SPEC §11.8)
     props = {
         "name": user.name,
         "uri": f"sip:{user.uri}",
@@ -37,7 +39,7 @@ def me(app: Application, user: User) -> Json:
 
 
 def people(app: Application) -> Json:
-    return resource("people", AppLinks(app.id).people())
+    return people_hub(app.id)  # one renderer for the hub, embedded or fetched
 
 
 def communication(app: Application) -> Json:
@@ -58,7 +60,7 @@ def communication(app: Application) -> Json:
 def policies(app: Application, *, html_messaging: bool) -> Json:
     props = {
         "htmlMessaging": "Enabled" if html_messaging else "Disabled",
-        "photos": "Disabled",
+        "photos": "Enabled",
         "emoticons": "Disabled",
     }
     return resource("policies", AppLinks(app.id).policies(), props)

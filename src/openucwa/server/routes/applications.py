@@ -115,10 +115,6 @@ def routes(rt: Runtime) -> list[Route]:
 
         return get, post
 
-    async def people(request: Request) -> Response:
-        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        return json_response(res.people(app), request=request)
-
     async def communication(request: Request) -> Response:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
         return json_response(res.communication(app), request=request, etag=True)
@@ -136,6 +132,5 @@ def routes(rt: Runtime) -> list[Route]:
         route(A + "/me/makeMeAvailable", make_me_available, ["POST"]),
         route(A + "/me/reportMyActivity", report_my_activity, ["POST"]),
         *published_routes,
-        route(A + "/people", people, ["GET"]),
         route(A + "/communication", communication, ["GET"]),
     ]

@@ -1,0 +1,167 @@
+"""people, contacts, search, contact lists, photos and presence subscriptions (SPEC §11.8, §12)."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...actions import applications as apps
+from ...actions import people, subscriptions
+from ...core import commands
+from ...core.links import APPLICATIONS
+from ...core.resources import people as res
+from ..http import etag_matches, json_input, json_response, no_content, query
+from ..middleware import current_user
+from ..runtime import Runtime
+from . import resource, route
+
+A = APPLICATIONS + "/{app_id}"
+P = A + "/people"
+PHOTO_TTL = 24 * 3600  # Expires: clients may reuse a photo for a day (SPEC §11.8)
+
+
+def routes(rt: Runtime) -> list[Route]:
+    svc = lambda: rt.services  # noqa: E731 - services exist only once the lifespan started
+
+    async def hub(request: Request) -> Response:
+        app = await apps.get(svc(), request.path_params["app_id"], current_user(request))
+        return json_response(res.people(app.id), request=request)
+
+    async def contact(request: Request) -> Response:
+        p = request.path_params
+        body = await people.get_contact(svc(), p["app_id"], current_user(request), p["user"])
+        return json_response(body, request=request, etag=True)
+
+    def contact_part(part: str) -> Route:
+        async def get(request: Request) -> Response:
+            p = request.path_params
+            body = await people.get_contact_part(svc(), p["app_id"], current_user(request), p["user"], part)
+            return json_response(body, request=request, etag=True)
+
+        return route(f"{P}/{{user}}/{part}", get, ["GET"])
+
+    async def search(request: Request) -> Response:
+        app_id = request.path_params["app_id"]
+        q, limit = people.parse_search(query(request))
+        self_href = f"{res.PeopleLinks(app_id).search()}?{urlencode({'query': q, 'limit': limit})}"
+        body = await people.search(svc(), app_id, current_user(request), q, limit, self_href)
+        return json_response(body, request=request)
+
+    async def contacts(request: Request) -> Response:
+        params = query(request)
+        group_id = {k.lower(): v for k, v in params.items()}.get("groupid")
+        body = await people.my_contacts(
+            svc(),
+            request.path_params["app_id"],
+            current_user(request),
+            expand=people.parse_expand(params),
+            group_id=group_id,
+        )
+        return json_response(body, request=request, etag=True)
+
+    async def groups(request: Request) -> Response:
+        expand = people.parse_expand(query(request))
+        body = await people.my_groups(
+            svc(), request.path_params["app_id"], current_user(request), expand=expand
+        )
+        return json_response(body, request=request, etag=True)
+
+    async def group(request: Request) -> Response:
+        p = request.path_params
+        body = await people.get_group(svc(), p["app_id"], current_user(request), p["gid"])
+        return json_response(body, request=request, etag=True)
+
+    async def photo(request: Request) -> Response:
+        """Served to ``<img>`` too, hence the cookie auth (middleware) and HTTP caching headers."""
+        p = request.path_params
+        data, tag = await people.get_photo(svc(), p["app_id"], current_user(request), p["user"])
+        headers = {
+            "ETag": f'"{tag}"',
+            "Cache-Control": "private",
+            "Expires": formatdate(time.time() + PHOTO_TTL, usegmt=True),
+        }
+        if etag_matches(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=headers)
+        return Response(data, headers=headers, media_type="image/jpeg")
+
+    def q(request: Request, name: str) -> str | None:
+        return {k.lower(): v for k, v in query(request).items()}.get(name.lower())
+
+    async def subs_get(request: Request) -> Response:
+        body = await subscriptions.list_all(svc(), request.path_params["app_id"], current_user(request))
+        return json_response(body, request=request)
+
+    async def subs_post(request: Request) -> Response:
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        href, body = await subscriptions.create(
+            svc(), request.path_params["app_id"], current_user(request), data, q(request, "groupId")
+        )
+        return json_response(body, 201, request=request, headers={"Location": href})
+
+    async def sub_get(request: Request) -> Response:
+        p = request.path_params
+        body = await subscriptions.get(svc(), p["app_id"], current_user(request), p["sid"])
+        return json_response(body, request=request)
+
+    async def sub_extend(request: Request) -> Response:
+        p = request.path_params
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        body = await subscriptions.extend(svc(), p["app_id"], current_user(request), p["sid"], data)
+        return json_response(body, request=request)
+
+    async def sub_delete(request: Request) -> Response:
+        p = request.path_params
+        await subscriptions.delete(svc(), p["app_id"], current_user(request), p["sid"])
+        return no_content()
+
+    async def members_get(request: Request) -> Response:
+        sid = q(request, "presenceSubscriptionId")
+        body = await subscriptions.memberships(
+            svc(), request.path_params["app_id"], current_user(request), sid
+        )
+        return json_response(body, request=request)
+
+    async def members_post(request: Request) -> Response:
+        data = await json_input(request, rt.settings.max_body_bytes)
+        sid = q(request, "presenceSubscriptionId")
+        body = await subscriptions.add_memberships(
+            svc(), request.path_params["app_id"], current_user(request), sid, data
+        )
+        return json_response(body, 201, request=request)
+
+    async def member_get(request: Request) -> Response:
+        p = request.path_params
+        body = await subscriptions.get_membership(svc(), p["app_id"], current_user(request), p["key"])
+        return json_response(body, request=request)
+
+    async def member_delete(request: Request) -> Response:
+        p = request.path_params
+        await subscriptions.delete_membership(svc(), p["app_id"], current_user(request), p["key"])
+        return no_content()
+
+    async def subscribed(request: Request) -> Response:
+        body = await subscriptions.subscribed_contacts(
+            svc(), request.path_params["app_id"], current_user(request)
+        )
+        return json_response(body, request=request)
+
+    return [
+        route(A + "/photos/{user}", photo, ["GET"]),
+        resource(P + "/presenceSubscriptions", GET=subs_get, POST=subs_post),
+        resource(P + "/presenceSubscriptions/{sid}", GET=sub_get, POST=sub_extend, DELETE=sub_delete),
+        resource(P + "/presenceSubscriptionMemberships", GET=members_get, POST=members_post),
+        resource(P + "/presenceSubscriptionMemberships/{key}", GET=member_get, DELETE=member_delete),
+        route(P + "/subscribedContacts", subscribed, ["GET"]),
+        route(P, hub, ["GET"]),
+        route(P + "/contacts", contacts, ["GET"]),
+        route(P + "/groups", groups, ["GET"]),
+        route(P + "/groups/{gid}", group, ["GET"]),
+        route(P + "/search", search, ["GET"]),
+        *(contact_part(part) for part in ("presence", "note", "location", "supportedmedia")),
+        route(P + "/{user}", contact, ["GET"]),
+    ]
