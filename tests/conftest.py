@@ -199,3 +199,31 @@ def server(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
     srv = _start(database, tmp_path_factory.mktemp("logs"), ("--no-event-aggregation",), None)
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def make_isolated_server(backend: str, tmp_path: Path) -> Iterator[object]:
+    """``make_isolated_server(*flags, env=...)`` → a node on a database of its own, freshly seeded.
+
+    For tests that shorten timers: every node runs the reaper over its whole database, so a node
+    with other settings on a shared database would run those timers by its own clock.
+    """
+    started: list[Server] = []
+    databases: list[str] = []
+
+    def factory(*flags: str, env: dict[str, str] | None = None) -> Server:
+        data_dir = tmp_path / f"isolated-{len(started)}"
+        name = create_pg_database() if backend == "postgres" else None
+        if name:
+            databases.append(name)
+        db = Database(str(data_dir), f"postgresql://127.0.0.1:5432/{name}" if name else None)
+        asyncio.run(_seed(db.data_dir, db.url, USERS))
+        srv = _start(db, tmp_path, flags, env)
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.stop()
+    for name in databases:
+        drop_pg_database(name)

@@ -110,7 +110,8 @@ def test_last_active_and_messaging() -> None:
     assert presence.last_active(pub, [lurker]) == 50.0
     assert presence.last_active(pub, [lurker, avail]) == 70.0
     assert presence.last_active(Presence("u@x.y"), []) is None
-    assert not presence.messaging([lurker]) and presence.messaging([avail])
+    assert not presence.messaging(pub, [lurker]) and presence.messaging(pub, [avail])
+    assert not presence.messaging(Presence("u@x.y", availability="Offline"), [avail])
     assert presence.availability(pub, [lurker], 100.0) == "Offline"
 
 

@@ -15,8 +15,8 @@ FAST = {
 }
 
 
-def test_idle_application_expires_then_disappears(make_server) -> None:
-    srv = make_server("--no-event-aggregation", env=FAST)
+def test_idle_application_expires_then_disappears(make_isolated_server) -> None:
+    srv = make_isolated_server("--no-event-aggregation", env=FAST)
     s = sign_in(srv.base, "sarad@contoso.com", "sara-secret", str(uuid.uuid4()))
     time.sleep(3.6)
     r = s.get(s.self_href)
@@ -30,8 +30,8 @@ def test_idle_application_expires_then_disappears(make_server) -> None:
     assert (r.status_code, r.json()["subcode"]) == (404, "ApplicationNotFound")
 
 
-def test_transient_reset_answers_resume_and_a_pending_pget_keeps_it_alive(make_server) -> None:
-    srv = make_server("--no-event-aggregation", env=FAST)
+def test_transient_reset_answers_resume_and_a_pending_pget_keeps_it_alive(make_isolated_server) -> None:
+    srv = make_isolated_server("--no-event-aggregation", env=FAST)
     s = sign_in(srv.base, "sarad@contoso.com", "sara-secret", str(uuid.uuid4()))
     ch = s.events()
     s.make_me_available()

@@ -164,8 +164,8 @@ def test_bad_subscription_input(tosh: Party) -> None:
 
 
 @pytest.fixture
-def fast(make_server) -> Iterator[Party]:
-    srv = make_server(
+def fast(make_isolated_server) -> Iterator[Party]:
+    srv = make_isolated_server(
         "--no-event-aggregation",
         env={"OPENUCWA_SUBSCRIPTION_MINUTE": "0.2", "OPENUCWA_REAPER_INTERVAL": "0.2"},
     )

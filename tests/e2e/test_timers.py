@@ -19,8 +19,8 @@ FAST = {
 
 
 @pytest.fixture
-def fast(make_server) -> Iterator[tuple[Party, Party]]:
-    srv = make_server("--no-event-aggregation", env=FAST)
+def fast(make_isolated_server) -> Iterator[tuple[Party, Party]]:
+    srv = make_isolated_server("--no-event-aggregation", env=FAST)
     tosh = party(srv, "toshm@contoso.com", "tosh-secret")
     lene = party(srv, "lenea@contoso.com", "lene-secret")
     yield tosh, lene

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core import commands, errors, reasons
 from ..core import conversation as res
+from ..core import presence as presence_model
 from ..core import sequences as seq
 from ..core.conversation import LIVE, ConvView, Invitation, Message, State
 from ..core.datauri import decode
@@ -143,11 +144,7 @@ async def start_messaging(svc: Services, app_id: str, user_uri: str, data: dict[
         await u.emit(app.id, seq.outgoing_started(v, inv))
         targets = []
         if them is not None:
-            targets = [
-                a
-                for a in await u.tx.list_applications(target)
-                if a.available and "Messaging" in a.supported_modalities
-            ]
+            targets = await _reachable(u, target)
         if them is None or not targets:
             await _fail(u, v, inv, "Failed", reasons.NOT_FOUND if them is None else reasons.UNREACHABLE)
             await u.tx.delete_session(session)
@@ -175,6 +172,10 @@ async def start_messaging(svc: Services, app_id: str, user_uri: str, data: dict[
         await _save(u, v)
         await u.tx.set_session_deadline(session, inv.expires_at)
         return v.links.invitation(inv.id)
+
+
+async def _reachable(u: Unit, user: str) -> list[Application]:
+    return presence_model.reachable(await u.tx.get_presence(user), await u.tx.list_applications(user))
 
 
 def _formats(svc: Services, apps: list[Application]) -> tuple[str, ...]:
@@ -405,11 +406,7 @@ async def add_participant(
         targets = []
         if them is not None:
             v.names[target] = them.name
-            targets = [
-                a
-                for a in await u.tx.list_applications(target)
-                if a.available and "Messaging" in a.supported_modalities
-            ]
+            targets = await _reachable(u, target)
         if them is None or not targets:
             pinv.state = "Failed"
             pinv.done = True

@@ -42,7 +42,7 @@ async def contact_state(tx: Tx, user_uri: str, now: float) -> res.ContactState:
         availability=model.availability(pub, apps, now),
         activity=model.activity(pub, apps),
         last_active=model.last_active(pub, apps),
-        messaging=model.messaging(apps),
+        messaging=model.messaging(pub, apps),
     )
 
 

@@ -61,9 +61,7 @@ async def write(svc: Services, app_id: str, user_uri: str, what: str, data: dict
         new: Presence
         if what == "presence":
             value = commands.text(d, "availability", required=False, max_len=50)
-            chosen = (
-                commands.choice(value, commands.PREFERRED_AVAILABILITY, "availability") if value else None
-            )
+            chosen = commands.publishable_availability(value) if value else None
             new = replace(pub, availability=chosen, activity=None, last_active=u.now)
         elif what == "note":
             new = replace(pub, note=commands.text(d, "message", required=False, max_len=NOTE_MAX))

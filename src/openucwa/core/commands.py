@@ -12,6 +12,18 @@ from typing import Any
 from . import errors
 
 PREFERRED_AVAILABILITY = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offwork")
+# me/presence also takes "Appear Offline" (spelled Offline, or AppearOffline): the user is shown as
+# Offline to everyone and cannot be reached, while the applications keep working.
+APPEAR_OFFLINE = "Offline"
+PUBLISHABLE_AVAILABILITY = (*PREFERRED_AVAILABILITY, APPEAR_OFFLINE)
+
+
+def publishable_availability(value: str) -> str:
+    if value.lower() == "appearoffline":
+        return APPEAR_OFFLINE
+    return choice(value, PUBLISHABLE_AVAILABILITY, "availability")
+
+
 MODALITIES_ALLOWED = ("Messaging", "PhoneAudio")
 MESSAGE_FORMATS = ("Plain", "Html")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .commands import APPEAR_OFFLINE
 from .models import Application, Presence
 
 IDLE_FORMS = {"Online": "IdleOnline", "Busy": "IdleBusy"}
@@ -47,6 +48,13 @@ def last_active(pub: Presence, apps: Sequence[Application]) -> float | None:
     return max(known) if known else None
 
 
-def messaging(apps: Sequence[Application]) -> bool:
+def reachable(pub: Presence, apps: Sequence[Application]) -> list[Application]:
+    """The applications an invitation to this user goes to; none while the user appears offline."""
+    if pub.availability == APPEAR_OFFLINE:
+        return []
+    return [a for a in apps if a.available and "Messaging" in a.supported_modalities]
+
+
+def messaging(pub: Presence, apps: Sequence[Application]) -> bool:
     """Whether someone inviting this user to IM reaches at least one application (SPEC §12.3)."""
-    return any(a.available and "Messaging" in a.supported_modalities for a in apps)
+    return bool(reachable(pub, apps))
