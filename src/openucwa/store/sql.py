@@ -89,6 +89,20 @@ def _app_from_row(row: Mapping[str, Any]) -> Application:
     return Application(**values)
 
 
+def _event_row(app_id: str, ev: Event, now: float) -> dict[str, Any]:
+    """A queued event as stored: rendered once, with what batching and receipts need beside it."""
+    return {
+        "app_id": app_id,
+        "sender_rel": ev.sender_rel,
+        "sender_href": ev.sender_href,
+        "body": orjson.dumps(ev.wire()).decode(),
+        "priority": int(ev.priority),
+        "enqueued_at": now,
+        "merge_key": ev.merge_key,
+        "receipt": None if ev.receipt is None else orjson.dumps(ev.receipt).decode(),
+    }
+
+
 def _message_from_row(row: Mapping[str, Any]) -> Message:
     values = dict(row)
     values["failed"] = tuple(orjson.loads(values["failed"]))
@@ -396,19 +410,7 @@ class SqlTx:
         """
         version = await self.bump_version(app_id)
         if events:
-            rows = [
-                {
-                    "app_id": app_id,
-                    "sender_rel": ev.sender_rel,
-                    "sender_href": ev.sender_href,
-                    "body": orjson.dumps(ev.wire()).decode(),
-                    "priority": int(ev.priority),
-                    "enqueued_at": now,
-                    "merge_key": ev.merge_key,
-                    "receipt": None if ev.receipt is None else orjson.dumps(ev.receipt).decode(),
-                }
-                for ev in events
-            ]
+            rows = [_event_row(app_id, ev, now) for ev in events]
             await self._conn.execute(queue.insert(), rows)
         return version
 
@@ -432,19 +434,7 @@ class SqlTx:
             found = {r[0]: int(r[1]) for r in await self._conn.execute(stmt)}
             versions.update(found)
             rows = [
-                {
-                    "app_id": app_id,
-                    "sender_rel": ev.sender_rel,
-                    "sender_href": ev.sender_href,
-                    "body": orjson.dumps(ev.wire()).decode(),
-                    "priority": int(ev.priority),
-                    "enqueued_at": now,
-                    "merge_key": ev.merge_key,
-                    "receipt": None if ev.receipt is None else orjson.dumps(ev.receipt).decode(),
-                }
-                for app_id in chunk
-                if app_id in found
-                for ev in batches[app_id]
+                _event_row(app_id, ev, now) for app_id in chunk if app_id in found for ev in batches[app_id]
             ]
             if rows:
                 await self._conn.execute(queue.insert(), rows)
