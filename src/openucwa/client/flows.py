@@ -459,7 +459,7 @@ class Core:
             try:
                 return (yield from self.post_message(conv, text, wait=wait, timeout=timeout))
             except Canceled:
-                pass  # the old conversation ended meanwhile: start a new one
+                conv = None  # the old conversation ended meanwhile: start a new one
         conv = yield from self.start_conversation(to, subject, timeout)
         return (yield from self.post_message(conv, text, wait=wait, timeout=timeout))
 
