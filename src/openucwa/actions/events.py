@@ -67,6 +67,8 @@ async def _round(
             }
         elif app.pget_owner != pget_id:
             raise UcwaError(errors.PGET_REPLACED)
+        # A P-GET it displaces must wake to answer 409; with none pending, nobody needs a wake.
+        displaces = first and app.pget_owner is not None and app.pget_owner != pget_id
         state = app.channel
         if first:
             state = type(state)(state.lowest, state.next, settings, state.resume_pending)
@@ -88,12 +90,12 @@ async def _round(
         )
         if isinstance(decision, Wait):
             await u.tx.update_application(app.id, **fields)
-            version = await u.bump(app.id) if first else app.version
+            version = await u.bump(app.id) if displaces else app.version
             return Hold(version, decision.until)
         release = {**fields, "pget_owner": None, "pget_released_at": u.now}
         if isinstance(decision, Resync):
             await u.tx.update_application(app.id, **release)
-            if first:
+            if displaces:
                 await u.bump(app.id)
             return Answer(dumps(resync_page(links.events(decision.ack))))
         if isinstance(decision, Replay):
@@ -101,7 +103,7 @@ async def _round(
             if body is None:  # pruned under us by an expiry; the client must start over
                 raise UcwaError(errors.APPLICATION_NOT_FOUND)
             await u.tx.update_application(app.id, **release)
-            if first:
+            if displaces:
                 await u.bump(app.id)
             return Answer(body)
         assert isinstance(decision, Produce)
@@ -114,7 +116,7 @@ async def _round(
         if decision.resume:
             release.update(ch_timeout=180, ch_low=15, ch_medium=5)
         await u.tx.update_application(app.id, **release)
-        if first:
+        if displaces:
             await u.bump(app.id)
         return Answer(body, receipts)
 

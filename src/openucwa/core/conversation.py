@@ -8,7 +8,7 @@ and the invitation that created it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .datauri import encode, strip_tags
@@ -80,9 +80,6 @@ class ConvView:
     def invitation(self) -> Invitation | None:
         """The messaging invitation that created this view."""
         return next((i for i in self.invitations if i.kind == "messaging"), None)
-
-    def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> ConvView:

@@ -110,6 +110,7 @@ def _message_from_row(row: Mapping[str, Any]) -> Message:
 
 
 _USER_FIELDS = frozenset(f.name for f in dataclasses.fields(User))
+_MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Message))
 
 
 def _user_from_row(row: Mapping[str, Any]) -> User:
@@ -126,17 +127,52 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Statements built once, with bind parameters: hot paths run them by identity, so a backend may
+# compile each once (SQLite does, see sqlite.py) instead of rebuilding and re-keying it per call.
+_b = sa.bindparam
+_ac = applications.c
+APP_BY_ID = sa.select(applications).where(_ac.id == _b("b_id"))
+APP_BY_ID_LOCKED = APP_BY_ID.with_for_update()  # SQLite ignores it; its store lock serialises
+APP_UPDATE = applications.update().where(_ac.id == _b("b_id"))  # SET from the other parameters
+APP_BUMP = APP_UPDATE.values(version=_ac.version + 1).returning(_ac.version)
+EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(queue.c.position)
+EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
+BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), batches.c.number == _b("b_n"))
+BATCHES_PRUNE = batches.delete().where(batches.c.app_id == _b("b_app"), batches.c.number < _b("b_below"))
+SESSION_LOCK = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id")).with_for_update()
+CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
+CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
+SESSION_DOCS = sa.select(conversations.c.doc).where(conversations.c.session_id == _b("b_sid"))
+MESSAGE_GET = sa.select(messages).where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
+MESSAGE_UPDATE = messages.update().where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
+INSERTS: dict[sa.Table, sa.Insert] = {}
+
+
+def insert_statement(table: sa.Table) -> sa.Insert:
+    stmt = INSERTS.get(table)
+    if stmt is None:
+        stmt = INSERTS[table] = table.insert()
+    return stmt
+
+
 class SqlTx:
     """One open transaction; it never commits itself, ``SqlStore.transaction`` does."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
+    async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
+        """Executes one of the statements above with its parameters (a list: executemany)."""
+        return await self._conn.execute(stmt, params)
+
+    def _clash_guard(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """A savepoint keeps the transaction usable after a clash (PostgreSQL would abort it)."""
+        return self._conn.begin_nested()
+
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
-        # A savepoint keeps the transaction usable after a clash (PostgreSQL would abort it).
         try:
-            async with self._conn.begin_nested():
-                await self._conn.execute(table.insert().values(**values))
+            async with self._clash_guard():
+                await self._run(insert_statement(table), dict(values))
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise DuplicateError(str(exc.orig)) from exc
@@ -346,10 +382,8 @@ class SqlTx:
         await self._insert(applications, values)
 
     async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
-        stmt = sa.select(applications).where(applications.c.id == app_id)
-        if for_update:
-            stmt = stmt.with_for_update()  # SQLite ignores it; its store lock serialises instead
-        row = (await self._conn.execute(stmt)).mappings().first()
+        stmt = APP_BY_ID_LOCKED if for_update else APP_BY_ID
+        row = (await self._run(stmt, {"b_id": app_id})).mappings().first()
         return None if row is None else _app_from_row(row)
 
     async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
@@ -382,7 +416,8 @@ class SqlTx:
         if not fields:
             return
         values = {k: _to_column(k, v) for k, v in fields.items()}
-        await self._conn.execute(applications.update().where(applications.c.id == app_id).values(values))
+        values["b_id"] = app_id
+        await self._run(APP_UPDATE, values)
 
     async def delete_application(self, app_id: str) -> None:
         await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
@@ -410,8 +445,7 @@ class SqlTx:
         """
         version = await self.bump_version(app_id)
         if events:
-            rows = [_event_row(app_id, ev, now) for ev in events]
-            await self._conn.execute(queue.insert(), rows)
+            await self._run(insert_statement(queue), [_event_row(app_id, ev, now) for ev in events])
         return version
 
     async def append_events_many(self, batches: Mapping[str, Sequence[Event]], now: float) -> dict[str, int]:
@@ -442,15 +476,12 @@ class SqlTx:
 
     async def bump_version(self, app_id: str) -> int:
         """Raises LookupError for an unknown application."""
-        c = applications.c
-        stmt = applications.update().where(c.id == app_id).values(version=c.version + 1).returning(c.version)
-        version = (await self._conn.execute(stmt)).scalar_one_or_none()
+        version = (await self._run(APP_BUMP, {"b_id": app_id})).scalar_one_or_none()
         if version is None:
             raise LookupError(f"no application {app_id!r}")
         return int(version)
 
     async def queued_events(self, app_id: str) -> list[StoredEvent]:
-        stmt = sa.select(queue).where(queue.c.app_id == app_id).order_by(queue.c.position)
         return [
             StoredEvent(
                 position=r["position"],
@@ -462,7 +493,7 @@ class SqlTx:
                 merge_key=r["merge_key"],
                 receipt=None if r["receipt"] is None else orjson.loads(r["receipt"]),
             )
-            for r in (await self._conn.execute(stmt)).mappings()
+            for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()
         ]
 
     async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, dict[str, Any]]]:
@@ -481,12 +512,10 @@ class SqlTx:
         """Raises DuplicateError when the batch number exists (a batch is produced once)."""
         await self._insert(batches, {"app_id": app_id, "number": number, "body": body})
         if positions:
-            consumed = queue.delete().where(queue.c.app_id == app_id, queue.c.position.in_(positions))
-            await self._conn.execute(consumed)
+            await self._run(EVENT_CONSUMED, [{"b_app": app_id, "b_pos": p} for p in positions])
 
     async def get_batch(self, app_id: str, number: int) -> bytes | None:
-        stmt = sa.select(batches.c.body).where(batches.c.app_id == app_id, batches.c.number == number)
-        body = (await self._conn.execute(stmt)).scalar_one_or_none()
+        body = (await self._run(BATCH_BODY, {"b_app": app_id, "b_n": number})).scalar_one_or_none()
         return None if body is None else bytes(body)
 
     # conversations -----------------------------------------------------------------------
@@ -495,8 +524,7 @@ class SqlTx:
 
     async def lock_session(self, session_id: str) -> bool:
         """Serialises every action on one communication's views; False if the session is gone."""
-        stmt = sa.select(sessions.c.id).where(sessions.c.id == session_id).with_for_update()
-        return (await self._conn.execute(stmt)).first() is not None
+        return (await self._run(SESSION_LOCK, {"b_id": session_id})).first() is not None
 
     async def set_session_deadline(self, session_id: str, deadline: float | None) -> None:
         await self._conn.execute(
@@ -516,17 +544,15 @@ class SqlTx:
         await self._conn.execute(sessions.delete().where(sessions.c.id == session_id))
 
     async def put_conversation(self, view: ConvView) -> None:
-        doc = orjson.dumps(view.to_doc()).decode()
-        stmt = conversations.update().where(conversations.c.id == view.id).values(doc=doc)
-        if (await self._conn.execute(stmt)).rowcount == 0:
+        doc = orjson.dumps(view).decode()  # orjson writes a dataclass as its fields, nested ones too
+        if (await self._run(CONV_UPDATE, {"b_id": view.id, "doc": doc})).rowcount == 0:
             await self._insert(
                 conversations,
                 {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc},
             )
 
     async def get_conversation(self, conv_id: str) -> ConvView | None:
-        stmt = sa.select(conversations.c.doc).where(conversations.c.id == conv_id)
-        doc = (await self._conn.execute(stmt)).scalar_one_or_none()
+        doc = (await self._run(CONV_DOC, {"b_id": conv_id})).scalar_one_or_none()
         return None if doc is None else ConvView.from_doc(orjson.loads(doc))
 
     async def list_conversations(self, app_id: str) -> list[ConvView]:
@@ -535,21 +561,20 @@ class SqlTx:
         return sorted(views, key=lambda v: (v.created_at, v.id))
 
     async def session_views(self, session_id: str) -> list[ConvView]:
-        stmt = sa.select(conversations.c.doc).where(conversations.c.session_id == session_id)
-        views = [ConvView.from_doc(orjson.loads(d)) for d in (await self._conn.execute(stmt)).scalars()]
+        docs = (await self._run(SESSION_DOCS, {"b_sid": session_id})).scalars()
+        views = [ConvView.from_doc(orjson.loads(d)) for d in docs]
         return sorted(views, key=lambda v: (v.created_at, v.id))
 
     async def delete_conversation(self, conv_id: str) -> None:
         await self._conn.execute(conversations.delete().where(conversations.c.id == conv_id))
 
     async def add_message(self, m: Message) -> None:
-        values = dataclasses.asdict(m)
+        values = {f: getattr(m, f) for f in _MESSAGE_FIELDS}  # not asdict: it deep-copies every value
         values["failed"] = orjson.dumps(list(m.failed)).decode()
         await self._insert(messages, values)
 
     async def get_message(self, conv_id: str, n: int) -> Message | None:
-        stmt = sa.select(messages).where(messages.c.conv_id == conv_id, messages.c.n == n)
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = (await self._run(MESSAGE_GET, {"b_conv": conv_id, "b_n": n})).mappings().first()
         return None if row is None else _message_from_row(row)
 
     async def list_messages(
@@ -564,15 +589,11 @@ class SqlTx:
         return [_message_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
 
     async def update_message(self, conv_id: str, n: int, *, status: str, failed: Sequence[str]) -> None:
-        stmt = (
-            messages.update()
-            .where(messages.c.conv_id == conv_id, messages.c.n == n)
-            .values(status=status, failed=orjson.dumps(list(failed)).decode())
-        )
-        await self._conn.execute(stmt)
+        values = {"b_conv": conv_id, "b_n": n, "status": status}
+        await self._run(MESSAGE_UPDATE, {**values, "failed": orjson.dumps(list(failed)).decode()})
 
     async def prune_batches(self, app_id: str, below: int) -> None:
-        await self._conn.execute(batches.delete().where(batches.c.app_id == app_id, batches.c.number < below))
+        await self._run(BATCHES_PRUNE, {"b_app": app_id, "b_below": below})
 
 
 def upgrade(sync_conn: sa.Connection) -> None:

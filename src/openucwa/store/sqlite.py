@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from .sql import SqlStore, SqlTx, upgrade
 
@@ -40,7 +42,9 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _on_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:  # SqliteStore.transaction may have begun it
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def _prepare_parent(path: str) -> Path:
@@ -72,6 +76,102 @@ class _OnLoop:
             yield
 
 
+_DIALECT = sqlite.dialect(paramstyle="named")
+_Processor = Callable[[Any], Any] | None
+# (statement, parameter names) -> (sql, constant parameters, column names, result processors)
+_Compiled = tuple[str, dict[str, Any], tuple[str, ...], tuple[_Processor, ...]]
+_COMPILED: dict[tuple[sa.Executable, tuple[str, ...]], _Compiled] = {}
+
+
+def _compile(stmt: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
+    compiled = stmt.compile(dialect=_DIALECT, column_keys=list(keys))
+    constants = {k: v for k, v in compiled.params.items() if k not in keys and v is not None}
+    columns = compiled._result_columns  # the names and types SQLAlchemy itself would use
+    names = tuple(c.keyname for c in columns)
+    procs = tuple(c.type._cached_result_processor(_DIALECT, None) for c in columns)
+    entry = _COMPILED[(stmt, keys)] = (str(compiled), constants, names, procs)
+    return entry
+
+
+class _Rows:
+    """The slice of SQLAlchemy's Result that SqlTx reads, over a plain sqlite3 cursor."""
+
+    def __init__(self, cursor: sqlite3.Cursor, names: tuple[str, ...], procs: tuple[_Processor, ...]) -> None:
+        self._cursor = cursor
+        self._names = names
+        self._procs = procs if any(procs) else None
+        self.rowcount = cursor.rowcount
+
+    def _convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self._procs is None:
+            return row
+        return tuple(v if f is None or v is None else f(v) for f, v in zip(self._procs, row, strict=True))
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return (self._convert(r) for r in self._cursor)
+
+    def all(self) -> list[tuple[Any, ...]]:
+        return list(self)
+
+    def first(self) -> tuple[Any, ...] | None:
+        row = self._cursor.fetchone()
+        return None if row is None else self._convert(row)
+
+    def scalar_one_or_none(self) -> Any:
+        row = self.first()
+        return None if row is None else row[0]
+
+    def scalars(self) -> list[Any]:
+        return [r[0] for r in self]
+
+    def mappings(self) -> _Mappings:
+        return _Mappings(self)
+
+
+class _Mappings:
+    def __init__(self, rows: _Rows) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = self._rows._names
+        return (dict(zip(names, r, strict=True)) for r in self._rows)
+
+    def first(self) -> dict[str, Any] | None:
+        row = self._rows.first()
+        return None if row is None else dict(zip(self._rows._names, row, strict=True))
+
+
+class SqliteTx(SqlTx):
+    """Runs the prepared statements straight on the sqlite3 connection, compiled once each.
+
+    SQLAlchemy's per-execution work (cache key, execution context, result metadata) cost about ten
+    times what SQLite itself spends on these one-row statements; they are the hot path of every
+    message and P-GET, so they skip it. Everything else still goes through SQLAlchemy.
+    """
+
+    def __init__(self, conn: _OnLoop, raw: sqlite3.Connection) -> None:
+        super().__init__(conn)  # type: ignore[arg-type]
+        self._raw = raw
+
+    async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
+        many = isinstance(params, list)
+        first: Mapping[str, Any] = (params[0] if params else {}) if many else (params or {})
+        keys = tuple(first)
+        entry = _COMPILED.get((stmt, keys)) or _compile(stmt, keys)
+        sql, constants, names, procs = entry
+        try:
+            if many:
+                rows = [{**constants, **p} for p in params] if constants else params
+                return _Rows(self._raw.executemany(sql, rows), names, procs)
+            return _Rows(self._raw.execute(sql, {**constants, **first} if constants else first), names, procs)
+        except sqlite3.Error as exc:  # the same exceptions SQLAlchemy would raise
+            raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
+    def _clash_guard(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        # SQLite undoes just the failed statement: the transaction carries on without a savepoint.
+        return contextlib.nullcontext()
+
+
 class SqliteStore(SqlStore):
     """One file, one connection kept open, one transaction at a time."""
 
@@ -87,10 +187,26 @@ class SqliteStore(SqlStore):
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTx]:
+        """BEGIN and COMMIT go straight to sqlite3: SQLAlchemy's bookkeeping around them cost as much
+        as the commit itself. If a statement went through SQLAlchemy it joined this transaction
+        (see ``_on_begin``) and SQLAlchemy ends it, so both agree on its state."""
         async with self._lock:
             conn = self._connection()
-            with conn.begin():
-                yield SqlTx(_OnLoop(conn))  # type: ignore[arg-type]
+            raw = conn.connection.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTx(_OnLoop(conn), raw)
+            except BaseException:
+                if conn.in_transaction():
+                    conn.rollback()
+                if raw.in_transaction:
+                    raw.rollback()
+                raise
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                raw.commit()
 
     async def migrate(self) -> None:
         async with self._lock:
