@@ -1,0 +1,98 @@
+"""SQLite group commit: units queued together share one COMMIT, yet each is durable when it returns
+and a failing one undoes only itself (see ``SqliteStore``)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from openucwa.core.models import Token, User
+from openucwa.store import open_store
+from openucwa.store.sqlite import SqliteStore
+
+NOW = 1_700_000_000.0
+
+
+def committed_tokens(path: Path) -> set[str]:
+    """What another connection (another process) sees: only committed rows."""
+    with sqlite3.connect(path) as other:
+        return {r[0] for r in other.execute("SELECT token_hash FROM tokens")}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> SqliteStore:
+    s = await open_store(None, str(tmp_path))
+    assert isinstance(s, SqliteStore)
+    async with s.transaction() as tx:
+        await tx.add_user(User(uri="lenea@contoso.com", name="Lene", password_hash="$argon2id$x"))
+    yield s  # type: ignore[misc]
+    await s.close()
+
+
+async def test_queued_units_share_commits_and_each_is_committed_when_it_returns(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    db = tmp_path / "openucwa.sqlite3"
+    seen_at_return: dict[str, bool] = {}
+    before = store._group  # counts COMMITs
+
+    async def unit(i: int) -> None:
+        async with store.transaction() as tx:
+            await tx.add_token(Token(f"t{i}", "lenea@contoso.com", NOW))
+            await asyncio.sleep(0)  # let the others queue behind this one
+        seen_at_return[f"t{i}"] = f"t{i}" in committed_tokens(db)
+
+    await asyncio.gather(*(unit(i) for i in range(20)))
+    assert seen_at_return == {f"t{i}": True for i in range(20)}
+    commits = store._group - before
+    assert 1 <= commits < 20
+
+
+async def test_a_failing_unit_undoes_only_itself(store: SqliteStore, tmp_path: Path) -> None:
+    db = tmp_path / "openucwa.sqlite3"
+
+    async def unit(i: int) -> None:
+        async with store.transaction() as tx:
+            await tx.add_token(Token(f"t{i}", "lenea@contoso.com", NOW))
+            await asyncio.sleep(0)
+            if i % 3 == 0:
+                raise RuntimeError("changed my mind")
+
+    results = await asyncio.gather(*(unit(i) for i in range(12)), return_exceptions=True)
+    failed = {f"t{i}" for i, r in enumerate(results) if isinstance(r, RuntimeError)}
+    assert failed == {"t0", "t3", "t6", "t9"}
+    assert committed_tokens(db) == {f"t{i}" for i in range(12)} - failed
+    async with store.transaction() as tx:
+        assert await tx.get_token("t3") is None and await tx.get_token("t4") is not None
+
+
+async def test_a_cancelled_unit_leaves_nothing_open(store: SqliteStore, tmp_path: Path) -> None:
+    db = tmp_path / "openucwa.sqlite3"
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        async with store.transaction() as tx:
+            await tx.add_token(Token("slow", "lenea@contoso.com", NOW))
+            await release.wait()
+
+    async def queued(name: str) -> None:
+        async with store.transaction() as tx:
+            await tx.add_token(Token(name, "lenea@contoso.com", NOW))
+
+    first = asyncio.create_task(slow())
+    await asyncio.sleep(0.01)
+    doomed = asyncio.create_task(queued("doomed"))  # waits for the lock behind `slow`
+    await asyncio.sleep(0.01)
+    doomed.cancel()
+    release.set()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    assert committed_tokens(db) == {"slow"}
+    # the write lock is free: another process can write at once
+    with sqlite3.connect(db, timeout=0.1) as other:
+        other.execute("INSERT INTO tokens VALUES ('cli', 'lenea@contoso.com', 1.0)")
+    assert "cli" in committed_tokens(db)
