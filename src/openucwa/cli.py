@@ -137,6 +137,7 @@ def serve(
 
     from .config import SettingsError, from_env
     from .server.app import create_app
+    from .server.protocol import JoinedWritesProtocol
 
     try:
         settings = from_env(
@@ -166,7 +167,7 @@ def serve(
             port=port,
             backlog=backlog,
             log_level=log_level,
-            http="httptools",
+            http=JoinedWritesProtocol,
             loop="uvloop",
             lifespan="on",
             timeout_graceful_shutdown=2,
