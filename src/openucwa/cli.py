@@ -168,6 +168,7 @@ def serve(
             backlog=backlog,
             log_level=log_level,
             http=JoinedWritesProtocol,
+            proxy_headers=False,  # forwarding headers count only with --behind-proxy (server/base.py)
             loop="uvloop",
             lifespan="on",
             timeout_graceful_shutdown=2,

@@ -20,7 +20,13 @@ def test_root_links_are_absolute_on_the_request_host(server) -> None:
         assert r.json()["rel"] == "root"
     # the Host header decides the base, and forwarding headers are ignored unless configured
     r = httpx.get(
-        server.base + "/", headers={**JSON, "Host": "lyncweb.contoso.com", "X-Forwarded-Host": "evil.example"}
+        server.base + "/",
+        headers={
+            **JSON,
+            "Host": "lyncweb.contoso.com",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        },
     )
     assert r.json()["_links"]["user"]["href"] == "http://lyncweb.contoso.com" + USER_PATH
 

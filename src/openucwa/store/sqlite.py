@@ -175,23 +175,24 @@ class SqliteTx(SqlTx):
 class SqliteStore(SqlStore):
     """One file, one connection kept open, one writer at a time, commits shared under load.
 
-    Group commit: a unit of work that ends while others queue for the lock leaves the transaction
-    open for them and comes back for the lock to commit it, unless one of them already did. One
-    COMMIT (about 50 µs of WAL writes here, the largest single cost of a busy transaction) then
-    serves the whole queue. Each unit is a savepoint, so a failing one still undoes only itself,
-    and no unit returns before the COMMIT that holds its work: wakes and HTTP responses come after.
-    BEGIN/COMMIT go straight to sqlite3 (SQLAlchemy's bookkeeping around them cost as much as the
-    commit); a statement run through SQLAlchemy joins the open transaction (see ``_on_begin``) and
-    SQLAlchemy then ends it, so both agree on its state.
+    Group commit: SQLite work never suspends, so units of work run back to back on the event loop.
+    A unit that ends leaves the transaction open and waits for a COMMIT scheduled for the next turn
+    of the loop; the units that run before it (requests that arrived together) join the same
+    transaction, and one COMMIT (about 50 µs of WAL writes here, the largest single cost of a busy
+    transaction) serves them all. Each unit is a savepoint, so a failing one still undoes only
+    itself, and no unit returns before the COMMIT that holds its work: wakes and HTTP responses
+    come after it. BEGIN/COMMIT go straight to sqlite3 (SQLAlchemy's bookkeeping around them cost
+    as much as the commit); a statement run through SQLAlchemy joins the open transaction (see
+    ``_on_begin``) and SQLAlchemy then ends it, so both agree on its state.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
         self.sync_engine = engine
         self._lock = asyncio.Lock()
         self._conn: sa.Connection | None = None
-        self._queued = 0  # units waiting for the lock: they will join an open transaction
-        self._group = 0  # the open (or next) transaction; counts up at each COMMIT or loss
-        self._lost: dict[int, str] = {}  # transactions SQLite rolled back whole, and why
+        self._committed: asyncio.Future[None] | None = None  # resolves when the open one commits
+        self._commit_soon: asyncio.Handle | None = None
+        self.commits = 0  # how many COMMITs (the group-commit test counts them)
 
     def _connection(self) -> sa.Connection:
         if self._conn is None or self._conn.closed:
@@ -203,40 +204,41 @@ class SqliteStore(SqlStore):
         assert isinstance(raw, sqlite3.Connection)
         return raw
 
-    async def _acquire(self) -> None:
-        self._queued += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._queued -= 1
+    def _schedule_commit(self) -> None:
+        if self._commit_soon is None:
+            self._commit_soon = asyncio.get_running_loop().call_soon(self._commit_if_free)
 
-    def _commit(self, group: int) -> None:
-        """Commits the open transaction if it is still ``group`` (someone else may have)."""
-        if group != self._group:
-            return
+    def _commit_if_free(self) -> None:
+        self._commit_soon = None
+        if not self._lock.locked():  # else the unit holding it schedules again when it ends
+            self._commit()
+
+    def _commit(self) -> None:
+        """Ends the open transaction (if any) and tells every unit in it how it went."""
+        done, self._committed = self._committed, None
         conn, raw = self._connection(), self._raw()
         try:
             if conn.in_transaction():
                 conn.commit()
             elif raw.in_transaction:
                 raw.commit()
+            self.commits += 1
         except BaseException as exc:
-            self._lose(group, exc)
-            raise
-        self._group += 1
+            self._rollback_all()
+            if done is not None and not done.done():
+                done.set_exception(exc)
+            return
+        if done is not None and not done.done():
+            done.set_result(None)
 
-    def _lose(self, group: int, why: BaseException) -> None:
+    def _rollback_all(self) -> None:
         conn, raw = self._connection(), self._raw()
         if conn.in_transaction():
             conn.rollback()
         if raw.in_transaction:
             raw.rollback()
-        self._lost[group] = f"{type(why).__name__}: {why}"
-        while len(self._lost) > 64:
-            del self._lost[next(iter(self._lost))]
-        self._group += 1
 
-    def _undo_unit(self, group: int, why: BaseException) -> None:
+    def _undo_unit(self, why: BaseException) -> None:
         raw = self._raw()
         if raw.in_transaction:
             try:
@@ -247,55 +249,46 @@ class SqliteStore(SqlStore):
                 pass
         # SQLite rolled the whole transaction back (it does on some errors): every unit in it lost
         # its work, and those waiting for the COMMIT must hear so.
-        self._lose(group, why)
-
-    async def _commit_later(self, group: int) -> None:
-        await self._acquire()
-        try:
-            self._commit(group)
-        finally:
-            self._lock.release()
+        done, self._committed = self._committed, None
+        self._rollback_all()
+        if done is not None and not done.done():
+            done.set_exception(sa.exc.OperationalError("COMMIT", None, why))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTx]:
-        await self._acquire()
-        group = self._group
-        try:
+        async with self._lock:
             raw = self._raw()
             if not raw.in_transaction:
                 raw.execute("BEGIN IMMEDIATE")
+            if self._committed is None:
+                self._committed = asyncio.get_running_loop().create_future()
+            committed = self._committed
             raw.execute("SAVEPOINT unit")
             try:
                 yield SqliteTx(_OnLoop(self._connection()), raw)
             except BaseException as exc:
-                self._undo_unit(group, exc)
+                self._undo_unit(exc)
                 raise
             else:
                 raw.execute("RELEASE unit")
             finally:
-                if not self._queued:
-                    self._commit(group)
-        finally:
-            self._lock.release()
-            if group == self._group:  # left open for the queue: whoever gets the lock first commits
-                await asyncio.shield(self._commit_later(group))
-        if group in self._lost:
-            raise sa.exc.OperationalError("COMMIT", None, Exception(self._lost[group]))
+                self._schedule_commit()
+        await asyncio.shield(committed)
 
-    async def _flush(self) -> None:
-        """Commits a transaction left open for the queue (the caller holds the lock)."""
-        if self._raw().in_transaction:
-            self._commit(self._group)
+    def _flush(self) -> None:
+        """Commits now what is open (the caller holds the lock)."""
+        if self._raw().in_transaction or self._committed is not None:
+            self._commit()
 
     async def migrate(self) -> None:
         async with self._lock:
-            await self._flush()
+            self._flush()
             with self._connection().begin() as tx:
                 upgrade(tx.connection)
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         async with self._lock:
-            await self._flush()
+            self._flush()
             conn = self._connection()
             with conn.begin():
                 return fn(conn)
@@ -303,7 +296,7 @@ class SqliteStore(SqlStore):
     async def close(self) -> None:
         if self._conn is not None:
             async with self._lock:
-                await self._flush()
+                self._flush()
             self._conn.close()
             self._conn = None
         self.sync_engine.dispose()
