@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import pytest
 
@@ -178,3 +179,56 @@ async def test_forget_drops_the_version_memory() -> None:
     assert await n.wait("app", 1, 0.01) is False  # no longer "already past"
     n.notify("app", 1)  # versions start over for the application id
     assert await n.wait("app", 0, 0.01) is True
+
+
+async def test_deadlines_wake_in_order_with_false() -> None:
+    n = Notifier()
+    fired: list[tuple[str, bool]] = []
+    for name, within in (("late", 0.15), ("early", 0.05), ("middle", 0.1)):
+        n.add("app", 0, within, lambda moved, name=name: fired.append((name, moved)))
+    assert n.waiting() == 3
+    await asyncio.sleep(0.3)
+    assert fired == [("early", False), ("middle", False), ("late", False)]
+    assert n.waiting() == 0
+    assert n._waiters == {}
+
+
+async def test_add_refuses_when_the_version_already_passed() -> None:
+    n = Notifier()
+    n.notify("app", 2)
+    assert n.add("app", 1, 10, lambda moved: None) is None
+    assert n.waiting() == 0
+
+
+async def test_discarded_and_woken_waiters_release_their_callback() -> None:
+    """The heap keeps stale entries for a while: they must not keep a request (its wake) alive."""
+    n = Notifier()
+
+    class Wake:
+        def __call__(self, moved: bool) -> None:
+            pass
+
+    gone, woken = Wake(), Wake()
+    refs = [weakref.ref(gone), weakref.ref(woken)]
+    w1 = n.add("a", 0, 60, gone)
+    assert w1 is not None
+    assert n.add("b", 0, 60, woken) is not None
+    n.discard(w1)
+    n.discard(w1)  # twice is harmless
+    n.notify("b", 1)
+    del gone, woken
+    assert [r() for r in refs] == [None, None]
+    assert n.waiting() == 0
+
+
+async def test_stale_deadlines_are_compacted() -> None:
+    n = Notifier()
+    for i in range(1000):
+        w = n.add(f"app-{i}", 0, 60, lambda moved: None)
+        assert w is not None
+        n.discard(w)
+    assert len(n._deadlines) <= 64
+    keep = n.add("app", 0, 0.05, lambda moved: None)
+    assert keep is not None
+    assert await n.wait("other", 0, 0.1) is False  # the timer still serves what is left
+    assert n.waiting() == 0

@@ -1,24 +1,57 @@
-"""Per-node registry of pending P-GETs waiting for their application to move.
+"""Per-node registry of pending P-GETs waiting for their application to move, or for a deadline.
 
 Theory of operation
 -------------------
-A waiter registers with the version of its application it last read. ``notify(app, v)`` wakes every
-waiter registered with an older version; ``wait`` returns at once when the version already moved
-before it registered, so a wake can never fall between "read the store" and "start waiting". A wake
-carries no data: the woken request re-reads the store, so lost or duplicated wakes only cost a read.
-Waiters remove themselves on wake, timeout or cancellation (client gone), so an idle node holds
-nothing but the futures of the requests actually pending.
+A waiter registers a wake callback with the version of its application it last read and a time
+limit. ``notify(app, v)`` wakes (``wake(True)``) and drops every waiter registered with an older
+version; the limit passing wakes it with ``wake(False)``. ``add`` refuses to register when the
+version already moved, so a wake can never fall between "read the store" and "start waiting". A
+wake carries no data: the woken request re-reads the store, so lost or duplicated wakes only cost a
+read. Waiters leave on wake, deadline or ``discard`` (client gone), so an idle node holds nothing but
+one small entry per request actually pending.
+
+Why callbacks and one shared timer rather than a future, a task or a loop timer per waiter: a node
+holds thousands of idle P-GETs, and whatever each one owns is paid for as long as it is held
+(bench/idle_pgets.py; a uvloop timer alone is about 0.5 KB). The deadlines live in one heap served by
+a single loop timer. A discarded waiter's heap entry stays until it comes due or the heap is
+compacted, but it no longer references the wake callback (nor, through it, the request).
+``wait`` is the awaitable form for everything but ``server.longpoll``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections.abc import Callable
+
+Wake = Callable[[bool], object]
+"""Called once: True when the application moved (or on ``notify_all``), False at the deadline."""
+
+
+class Waiter:
+    """One registration, as returned by ``Notifier.add`` and given back to ``discard``."""
+
+    __slots__ = ("after", "app_id", "wake", "when")
+
+    def __init__(self, app_id: str, after: int, when: float, wake: Wake) -> None:
+        self.app_id = app_id
+        self.after = after
+        self.when = when
+        self.wake: Wake | None = wake  # None once woken or discarded: the heap entry is stale
+
+    def __lt__(self, other: Waiter) -> bool:  # heap order
+        return self.when < other.when
 
 
 class Notifier:
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}
-        self._waiters: dict[str, dict[asyncio.Future[None], int]] = {}
+        # app id → its live waiters; no entry for an application nobody awaits.
+        self._waiters: dict[str, list[Waiter]] = {}
+        self._deadlines: list[Waiter] = []  # heap by ``when``, stale entries included
+        self._live = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     def notify(self, app_id: str, version: int) -> None:
         if version <= self._versions.get(app_id, -1):
@@ -27,20 +60,62 @@ class Notifier:
         waiters = self._waiters.get(app_id)
         if not waiters:
             return
-        for fut, after in list(waiters.items()):
-            if version > after and not fut.done():
-                fut.set_result(None)
+        due = [w for w in waiters if version > w.after]
+        if not due:
+            return
+        if len(due) == len(waiters):
+            del self._waiters[app_id]
+        else:
+            waiters[:] = [w for w in waiters if version <= w.after]
+        for w in due:
+            self._fire(w, True)
+        self._compact()
 
     def notify_all(self) -> None:
         """After a bus reconnect nobody knows what was missed: everyone re-reads."""
-        for waiters in self._waiters.values():
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
+        everyone = [w for waiters in self._waiters.values() for w in waiters]
+        self._waiters.clear()
+        self._deadlines.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for w in everyone:
+            self._fire(w, True)
 
     def forget(self, app_id: str) -> None:
         """An ended application needs no version memory (its waiters were woken already)."""
         self._versions.pop(app_id, None)
+
+    def add(self, app_id: str, after: int, within: float, wake: Wake) -> Waiter | None:
+        """Call ``wake`` once: when the application passes version ``after``, or ``within`` seconds
+        from now. None (and nothing registered) when it already has passed it."""
+        if self._versions.get(app_id, -1) > after:
+            return None
+        loop = asyncio.get_running_loop()
+        w = Waiter(app_id, after, loop.time() + within, wake)
+        waiters = self._waiters.get(app_id)
+        if waiters is None:
+            self._waiters[app_id] = [w]
+        else:
+            waiters.append(w)
+        self._live += 1
+        heapq.heappush(self._deadlines, w)
+        if self._timer is None or w.when < self._timer_at:
+            self._arm(loop)
+        return w
+
+    def discard(self, waiter: Waiter) -> None:
+        """Drop a registration (no-op when it was already woken)."""
+        if waiter.wake is None:
+            return
+        waiter.wake = None
+        self._live -= 1
+        waiters = self._waiters[waiter.app_id]
+        if len(waiters) == 1:
+            del self._waiters[waiter.app_id]
+        else:
+            waiters.remove(waiter)
+        self._compact()
 
     async def wait(self, app_id: str, after: int, within: float) -> bool:
         """True when woken (the version passed ``after``), False on timeout."""
@@ -48,19 +123,59 @@ class Notifier:
             return True
         if within <= 0:
             return False
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiters = self._waiters.setdefault(app_id, {})
-        waiters[fut] = after
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def wake(moved: bool) -> None:
+            if not fut.done():
+                fut.set_result(moved)
+
+        waiter = self.add(app_id, after, within, wake)
+        assert waiter is not None  # nothing ran since the version check
         try:
-            async with asyncio.timeout(within):
-                await fut
-            return True
-        except TimeoutError:
-            return False
+            return await fut
         finally:
-            waiters.pop(fut, None)
-            if not waiters:
-                self._waiters.pop(app_id, None)
+            self.discard(waiter)
 
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
+
+    def _fire(self, w: Waiter, moved: bool) -> None:
+        wake, w.wake = w.wake, None
+        assert wake is not None
+        self._live -= 1
+        wake(moved)
+
+    def _compact(self) -> None:
+        """Drops stale heap entries once they are most of it (asyncio does the same with its timers)."""
+        if len(self._deadlines) > 2 * self._live + 64:
+            self._deadlines = [w for w in self._deadlines if w.wake is not None]
+            heapq.heapify(self._deadlines)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._deadlines and self._deadlines[0].wake is None:
+            heapq.heappop(self._deadlines)
+        if self._deadlines:
+            self._timer_at = self._deadlines[0].when
+            self._timer = loop.call_at(self._timer_at, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._deadlines
+        try:
+            while deadlines and deadlines[0].when <= now:
+                w = heapq.heappop(deadlines)
+                if w.wake is None:
+                    continue
+                waiters = self._waiters[w.app_id]
+                if len(waiters) == 1:
+                    del self._waiters[w.app_id]
+                else:
+                    waiters.remove(w)
+                self._fire(w, False)
+        finally:  # a failing wake must not leave the other deadlines without a timer
+            self._arm(loop)

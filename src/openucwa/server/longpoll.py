@@ -6,56 +6,71 @@ Theory of operation
 for whichever comes first: a wake for this application (someone appended events, replaced this
 P-GET, or ended the application), the deadline T (a timeout or a Medium/Low event coming due), or
 ``http.disconnect``. A wake or deadline means "run another round"; a disconnect frees the channel at
-once so no waiter outlives its client. One extra task per held request watches the connection.
+once so no waiter outlives its client.
+
+A server holds thousands of these at once and every byte a held request owns is multiplied by them
+(bench/idle_pgets.py, target ≤ 16 KB each, uvicorn and Starlette included). So the request's own task
+does all the waiting, with no helper task, future or timer of its own: it awaits ``receive()``, which
+returns only when the client goes away, inside an ``asyncio.timeout`` with no deadline, and registers
+with the notifier for "version V passed, or T came". The notifier's wake (its shared timer for T)
+moves that timeout to "now" (``Timeout.reschedule``): the timeout cancels the pending ``receive()``
+and we run another round. A cancelled ``receive()`` loses nothing: a GET has no body to lose, and a
+disconnect is reported again by the next ``receive()``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import math
 import secrets
 
-from starlette.requests import Request
-from starlette.types import Message
+from starlette.types import Receive
 
 from ..actions import events
 from ..actions.services import Services
 from ..core.commands import PGet
 
 
-async def _disconnected(request: Request) -> None:
-    while True:
-        message: Message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
+class _Wake:
+    """The notifier's callback for one held round: end the round's timeout now."""
+
+    __slots__ = ("_deadline",)
+
+    def __init__(self, deadline: asyncio.Timeout) -> None:
+        self._deadline = deadline
+
+    def __call__(self, moved: bool) -> None:
+        # Already expiring: the round is ending anyway (rescheduling then would raise).
+        if not self._deadline.expired():
+            self._deadline.reschedule(-math.inf)
 
 
-async def hold(svc: Services, request: Request, app_id: str, user_uri: str, params: PGet) -> bytes | None:
+async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet) -> bytes | None:
     """The response body, or None when the client went away first."""
     pget_id = secrets.token_hex(8)
     started = svc.clock()
     first = True
-    watcher: asyncio.Task[None] | None = None
-    try:
-        while True:
-            result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
-            if isinstance(result, events.Answer):
-                return result.body
-            first = False
-            if watcher is None:
-                watcher = asyncio.ensure_future(_disconnected(request))
-            waiter = asyncio.ensure_future(
-                svc.notifier.wait(app_id, result.version, max(0.0, result.until - svc.clock()))
-            )
-            await asyncio.wait((waiter, watcher), return_when=asyncio.FIRST_COMPLETED)
-            if watcher.done():
-                waiter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
-                await events.abandon(svc, app_id, pget_id)
-                return None
-    finally:
-        if watcher is not None and not watcher.done():
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+    notifier = svc.notifier
+    while True:
+        result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
+        if isinstance(result, events.Answer):
+            return result.body
+        first = False
+        within = result.until - svc.clock()
+        if within <= 0:
+            continue
+        try:
+            async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
+                waiter = notifier.add(app_id, result.version, within, _Wake(deadline))
+                if waiter is None:
+                    continue  # moved since the round read it: read again
+                try:
+                    # Returns only when the client has gone (a GET's empty body comes first).
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                finally:
+                    notifier.discard(waiter)
+        except TimeoutError:
+            continue  # woken, or the deadline came: another round
+        await events.abandon(svc, app_id, pget_id)
+        return None

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def route(path: str, endpoint: Endpoint, methods: list[str]) -> Route:
+def route(path: str, endpoint: Endpoint | ASGIApp, methods: list[str]) -> Route:
     """A route on the case-folded path; HEAD is not implied (SPEC §3.1: HEAD → 405)."""
     r = Route(path.lower(), endpoint, methods=methods)
     if r.methods is not None:
