@@ -7,9 +7,10 @@ answers 401 with the challenge when the token is missing (SPEC §5.5) before rou
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Awaitable
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..actions import users
@@ -34,12 +35,14 @@ class CaseFoldPaths:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: it hands back the inner app's awaitable, so no frame of its own stays
+        # alive for as long as the request runs (a held P-GET runs for minutes, server.longpoll).
         if scope["type"] == "http":
             scope = dict(scope)
             scope["openucwa.original_path"] = scope["path"]
             scope["path"] = scope["path"].lower()
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 def origin_allowed(origin: str, allowed: tuple[str, ...], own: str) -> bool:
@@ -64,6 +67,18 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refusal = await self._check(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _check(self, scope: Scope) -> Response | None:
+        """The refusal to send, or None with the user (if any) recorded in ``scope``.
+
+        Apart from ``__call__`` so that its Request is gone before the route runs: a P-GET keeps this
+        middleware's frame alive for as long as it is held (server.longpoll).
+        """
         svc = self.runtime.services
         request = Request(scope)
         origin = request.headers.get("x-ms-origin")
@@ -75,8 +90,7 @@ class Guard:
                     'reason="Service does not allow a cross domain request from this origin."'
                 )
                 err = UcwaError(errors.ORIGIN_FORBIDDEN, headers={"X-Ms-diagnostics": diag})
-                await error_response(err, request)(scope, receive, send)
-                return
+                return error_response(err, request)
         path = scope["path"]
         if path == _USER_PATH_LOWER or path.startswith(_UCWA_LOWER):
             user = await self._authenticate(request)
@@ -84,10 +98,9 @@ class Guard:
                 challenge = (
                     f'MsRtcOAuth href="{discovery(request, svc.settings).token()}",grant_type="password"'
                 )
-                await _unauthorized(challenge)(scope, receive, send)
-                return
+                return _unauthorized(challenge)
             scope[USER_KEY] = user
-        await self.app(scope, receive, send)
+        return None
 
     async def _authenticate(self, request: Request) -> str | None:
         header = request.headers.get("authorization", "")
@@ -105,9 +118,7 @@ class Guard:
         return await users.verify_token(self.runtime.services, self.runtime.tokens, token)
 
 
-def _unauthorized(challenge: str) -> Any:
-    from starlette.responses import Response
-
+def _unauthorized(challenge: str) -> Response:
     return Response(
         status_code=401,
         headers={"WWW-Authenticate": challenge, "Cache-Control": "no-cache", "X-MS-UcwaVersion": "1.0"},
