@@ -80,6 +80,15 @@ def _to_column(name: str, value: Any) -> Any:
     return value
 
 
+def app_field_value(name: str, value: Any) -> Any:
+    """A field given to ``update_application`` as reading the row back would give it."""
+    if name in _TUPLE_FIELDS:
+        return tuple(value)
+    if name in _DICT_FIELDS:
+        return dict(value)
+    return value
+
+
 def _app_from_row(row: Mapping[str, Any]) -> Application:
     values = dict(row)
     for name in _TUPLE_FIELDS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from .sql import SqlStore, SqlTx, upgrade
+from ..core.models import Application
+from .sql import SqlStore, SqlTx, app_field_value, upgrade
 
 T = TypeVar("T")
 
@@ -62,10 +64,13 @@ class _OnLoop:
     store's lock, so running them on the loop loses no concurrency.
     """
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, on_write: Callable[[], None]) -> None:
         self._conn = conn
+        self._on_write = on_write
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if not isinstance(statement, sa.Select):
+            self._on_write()  # it may touch applications behind the cache's back
         if parameters is None:
             return self._conn.execute(statement)
         return self._conn.execute(statement, parameters)
@@ -141,6 +146,45 @@ class _Mappings:
         return None if row is None else dict(zip(self._rows._names, row, strict=True))
 
 
+class _AppCache:
+    """Applications as last read or written on this connection, so a unit need not reload them.
+
+    Loading the application row (about thirty columns, three of them JSON) starts every P-GET
+    round and almost every action: a tenth of the server's work per message. The cache stays
+    right because it sees every change: the hot statements update it; any other write on this
+    connection empties it; another process committing (the CLI) changes ``PRAGMA data_version``,
+    which empties it at the next BEGIN; a unit that rolls back restores what it touched, and a
+    transaction that fails whole empties it.
+    """
+
+    def __init__(self) -> None:
+        self.apps: dict[str, Application] = {}
+        self._undo: dict[str, Application | None] | None = None
+
+    def begin_unit(self) -> None:
+        self._undo = {}
+
+    def end_unit(self) -> None:
+        self._undo = None
+
+    def rollback_unit(self) -> None:
+        for app_id, before in (self._undo or {}).items():
+            if before is None:
+                self.apps.pop(app_id, None)
+            else:
+                self.apps[app_id] = before
+        self._undo = None
+
+    def put(self, app: Application) -> None:
+        if self._undo is not None and app.id not in self._undo:
+            self._undo[app.id] = self.apps.get(app.id)
+        self.apps[app.id] = app
+
+    def clear(self) -> None:
+        # What the unit touched keeps its undo entry: rolling back restores the state it began with.
+        self.apps.clear()
+
+
 class SqliteTx(SqlTx):
     """Runs the prepared statements straight on the sqlite3 connection, compiled once each.
 
@@ -149,9 +193,32 @@ class SqliteTx(SqlTx):
     message and P-GET, so they skip it. Everything else still goes through SQLAlchemy.
     """
 
-    def __init__(self, conn: _OnLoop, raw: sqlite3.Connection) -> None:
+    def __init__(self, conn: _OnLoop, raw: sqlite3.Connection, apps: _AppCache) -> None:
         super().__init__(conn)  # type: ignore[arg-type]
         self._raw = raw
+        self._apps = apps
+
+    async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
+        app = self._apps.apps.get(app_id)
+        if app is None:
+            app = await super().get_application(app_id, for_update=for_update)
+            if app is not None:
+                self._apps.put(app)
+        return app
+
+    async def update_application(self, app_id: str, **fields: Any) -> None:
+        await super().update_application(app_id, **fields)
+        cached = self._apps.apps.get(app_id)
+        if cached is not None and fields:
+            values = {k: app_field_value(k, v) for k, v in fields.items()}
+            self._apps.put(dataclasses.replace(cached, **values))
+
+    async def bump_version(self, app_id: str) -> int:
+        version = await super().bump_version(app_id)
+        cached = self._apps.apps.get(app_id)
+        if cached is not None:
+            self._apps.put(dataclasses.replace(cached, version=version))
+        return version
 
     async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
         many = isinstance(params, list)
@@ -193,6 +260,8 @@ class SqliteStore(SqlStore):
         self._committed: asyncio.Future[None] | None = None  # resolves when the open one commits
         self._commit_soon: asyncio.Handle | None = None
         self.commits = 0  # how many COMMITs (the group-commit test counts them)
+        self._apps = _AppCache()
+        self._data_version: int | None = None
 
     def _connection(self) -> sa.Connection:
         if self._conn is None or self._conn.closed:
@@ -232,6 +301,7 @@ class SqliteStore(SqlStore):
             done.set_result(None)
 
     def _rollback_all(self) -> None:
+        self._apps.clear()
         conn, raw = self._connection(), self._raw()
         if conn.in_transaction():
             conn.rollback()
@@ -260,25 +330,34 @@ class SqliteStore(SqlStore):
             raw = self._raw()
             if not raw.in_transaction:
                 raw.execute("BEGIN IMMEDIATE")
+                seen = raw.execute("PRAGMA data_version").fetchone()[0]
+                if seen != self._data_version:  # another connection committed: forget its rows
+                    self._apps.clear()
+                    self._data_version = seen
             if self._committed is None:
                 self._committed = asyncio.get_running_loop().create_future()
             committed = self._committed
             raw.execute("SAVEPOINT unit")
+            self._apps.begin_unit()
             try:
-                yield SqliteTx(_OnLoop(self._connection()), raw)
+                yield SqliteTx(_OnLoop(self._connection(), self._apps.clear), raw, self._apps)
             except BaseException as exc:
+                self._apps.rollback_unit()
                 self._undo_unit(exc)
                 raise
             else:
                 raw.execute("RELEASE unit")
+                self._apps.end_unit()
             finally:
                 self._schedule_commit()
         await asyncio.shield(committed)
 
     def _flush(self) -> None:
-        """Commits now what is open (the caller holds the lock)."""
+        """Commits now what is open and forgets cached rows (the caller holds the lock and is
+        about to use the connection through SQLAlchemy)."""
         if self._raw().in_transaction or self._committed is not None:
             self._commit()
+        self._apps.clear()
 
     async def migrate(self) -> None:
         async with self._lock:
