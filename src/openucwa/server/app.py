@@ -57,13 +57,15 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await store.close()
 
+    # Routes are tried in order and no two match one path: the event channel and messaging, which
+    # carry almost every request, go first.
     all_routes = [
+        *events.routes(rt),
+        *communication.routes(rt),
+        *applications.routes(rt),
+        *people.routes(rt),
         *discovery.routes(rt),
         *xframe.routes(rt),
-        *applications.routes(rt),
-        *communication.routes(rt),
-        *people.routes(rt),
-        *events.routes(rt),
     ]
     app = Starlette(
         routes=all_routes,
