@@ -275,8 +275,8 @@ class Response:
     body: bytes
 
 
-def build_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}"]
+def build_request(method: str, path: str, headers: dict[str, str], body: bytes = b"", port: int = 0) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}" if port else f"Host: {HOST}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if body or method in ("POST", "PUT"):
         lines.append(f"Content-Length: {len(body)}")
@@ -326,7 +326,7 @@ class Conn:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         assert self.reader is not None
-        self.writer.write(build_request(method, path, headers or {}, body))
+        self.writer.write(build_request(method, path, headers or {}, body, self.port))
         resp = await read_response(self.reader)
         if resp.headers.get("connection", "").lower() == "close":
             await self.close()

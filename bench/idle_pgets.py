@@ -277,6 +277,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, object]:
                 "GET",
                 f"{href}&timeout=1800",
                 {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                port=port,
             )
             for href, token in apps
         ]

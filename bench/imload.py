@@ -46,6 +46,17 @@ class Conn:
     async def request(
         self, method: str, path: str, body: bytes = b"", ctype: str | None = None
     ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            return await self._request(method, path, body, ctype)
+        except (ConnectionError, EOFError):
+            # The server closed a keep-alive connection that sat idle (its keep-alive timeout)
+            # before reading this request: open a new one and send it again.
+            self.close()
+            return await self._request(method, path, body, ctype)
+
+    async def _request(
+        self, method: str, path: str, body: bytes, ctype: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Accept: application/json"]
@@ -57,6 +68,8 @@ class Conn:
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         assert self.reader is not None
         status_line = await self.reader.readline()
+        if not status_line:
+            raise EOFError("connection closed by the server")
         status = int(status_line.split()[1])
         headers: dict[str, str] = {}
         while True:
@@ -77,6 +90,7 @@ class Conn:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self.reader = self.writer = None
 
 
 @dataclass
@@ -196,6 +210,17 @@ async def run_pair(
     return sent, len(seen) - duplicates
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), or None where unavailable."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
@@ -238,6 +263,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             while not s.events.empty():
                 s.events.get_nowait()
         lat: list[float] = []
+        server_pid = server.pid if server is not None else args.server_pid
+        cpu0 = cpu_seconds(server_pid)
         t0 = time.perf_counter()
         until = t0 + (args.seconds if args.messages is None else 3600)
         runs = [
@@ -245,6 +272,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         ]
         results = await asyncio.gather(*runs)
         elapsed = time.perf_counter() - t0
+        cpu1 = cpu_seconds(server_pid)
         for p in pumps:
             p.cancel()
         sent = sum(r[0] for r in results)
@@ -259,6 +287,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "p90_ms": round(pct(lat, 90), 2),
             "p99_ms": round(pct(lat, 99), 2),
             "mean_ms": round(statistics.mean(lat) * 1000, 2),
+            # the server's CPU time per delivered message: what throughput one core could reach
+            **(
+                {}
+                if cpu0 is None or cpu1 is None
+                else {
+                    "server_cpu_share": round((cpu1 - cpu0) / elapsed, 2),
+                    "server_cpu_ms_per_msg": round((cpu1 - cpu0) * 1000 / max(1, delivered), 3),
+                }
+            ),
         }
     finally:
         if server is not None:
@@ -278,6 +315,7 @@ def main() -> None:
     ap.add_argument("--server-args", nargs="*", default=[])
     ap.add_argument("--port", type=int, default=None, help="use a running server on this port")
     ap.add_argument("--data-dir", default=None, help="its data dir (users are added there)")
+    ap.add_argument("--server-pid", type=int, default=None, help="its pid, to report its CPU time")
     args = ap.parse_args()
     result = asyncio.run(bench(args))
     print(json.dumps(result))
