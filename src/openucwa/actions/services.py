@@ -6,10 +6,10 @@ import asyncio
 import functools
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from ..bus.interface import Bus
 from ..bus.notifier import Notifier
@@ -73,12 +73,31 @@ def retrying(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return run
 
 
-@asynccontextmanager
-async def unit(svc: Services, now: float | None = None) -> AsyncIterator[Unit]:
-    """Publish after commit: a woken reader must find what woke it (Zulip's on_commit rule)."""
-    u = Unit(tx=None, now=svc.clock() if now is None else now)  # type: ignore[arg-type]
-    async with svc.store.transaction() as tx:
-        u.tx = tx
-        yield u
-    for app_id, version in u.wakes.items():
-        await svc.bus.publish(app_id, version)
+class _UnitScope:
+    """Publish after commit: a woken reader must find what woke it (Zulip's on_commit rule).
+
+    A class rather than a generator-based context manager: every request opens one or two.
+    """
+
+    __slots__ = ("_svc", "_tx", "_unit")
+
+    def __init__(self, svc: Services, now: float | None) -> None:
+        self._svc = svc
+        self._unit = Unit(tx=None, now=svc.clock() if now is None else now)  # type: ignore[arg-type]
+        self._tx: AbstractAsyncContextManager[Tx] | None = None
+
+    async def __aenter__(self) -> Unit:
+        self._tx = self._svc.store.transaction()
+        self._unit.tx = await self._tx.__aenter__()
+        return self._unit
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        assert self._tx is not None
+        await self._tx.__aexit__(kind, exc, tb)
+        if exc is None:
+            for app_id, version in self._unit.wakes.items():
+                await self._svc.bus.publish(app_id, version)
+
+
+def unit(svc: Services, now: float | None = None) -> _UnitScope:
+    return _UnitScope(svc, now)

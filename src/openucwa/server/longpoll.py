@@ -21,6 +21,7 @@ disconnect is reported again by the next ``receive()``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import secrets
 
@@ -29,6 +30,11 @@ from starlette.types import Receive
 from ..actions import events
 from ..actions.services import Services
 from ..core.commands import PGet
+
+# A P-GET's owner id must differ from every other P-GET's on any node sharing the database: a random
+# prefix per process and a counter (random bytes per request cost a system call each).
+_PROCESS = secrets.token_hex(6)
+_SERIAL = itertools.count(1)
 
 
 class _Wake:
@@ -47,7 +53,7 @@ class _Wake:
 
 async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet) -> bytes | None:
     """The response body, or None when the client went away first."""
-    pget_id = secrets.token_hex(8)
+    pget_id = f"{_PROCESS}-{next(_SERIAL)}"
     started = svc.clock()
     first = True
     notifier = svc.notifier
