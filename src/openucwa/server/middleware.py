@@ -80,8 +80,13 @@ class Guard:
         middleware's frame alive for as long as it is held (server.longpoll).
         """
         svc = self.runtime.services
+        origin = authorization = None
+        for name, value in scope["headers"]:  # one pass; names are lower-case bytes (ASGI)
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-ms-origin":
+                origin = value.decode("latin-1")
         request = Request(scope)
-        origin = request.headers.get("x-ms-origin")
         if origin is not None:
             own = discovery(request, svc.settings).base
             if not origin_allowed(origin, svc.settings.allowed_origins, own):
@@ -93,7 +98,7 @@ class Guard:
                 return error_response(err, request)
         path = scope["path"]
         if path == _USER_PATH_LOWER or path.startswith(_UCWA_LOWER):
-            user = await self._authenticate(request)
+            user = await self._authenticate(request, authorization or "")
             if user is None:
                 challenge = (
                     f'MsRtcOAuth href="{discovery(request, svc.settings).token()}",grant_type="password"'
@@ -102,8 +107,7 @@ class Guard:
             scope[USER_KEY] = user
         return None
 
-    async def _authenticate(self, request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
+    async def _authenticate(self, request: Request, header: str) -> str | None:
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith(users.TOKEN_PREFIX):

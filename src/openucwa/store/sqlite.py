@@ -120,6 +120,7 @@ class _Rows:
 
     def first(self) -> tuple[Any, ...] | None:
         row = self._cursor.fetchone()
+        self._cursor.close()  # the rest is not wanted; a statement left mid-way blocks COMMIT
         return None if row is None else self._convert(row)
 
     def scalar_one_or_none(self) -> Any:

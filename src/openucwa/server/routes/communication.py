@@ -178,6 +178,7 @@ def routes(rt: Runtime) -> list[Route]:
         return json_response(res.history(v, msgs, limit), request=request)
 
     return [
+        resource(C + "/messaging/messages", POST=send_message, GET=list_messages),  # the busiest first
         resource(A + "/communication/messagingInvitations", POST=start_messaging),
         resource(A + "/communication/startMessaging", POST=start_messaging),
         resource(A + "/communication/conversations", GET=conversations),
@@ -193,7 +194,6 @@ def routes(rt: Runtime) -> list[Route]:
         resource(C + "/participants/{user}/messaging", GET=participant_messaging),
         resource(C + "/messaging", GET=get_messaging),
         resource(C + "/messaging/terminate", POST=stop),
-        resource(C + "/messaging/messages", POST=send_message, GET=list_messages),
         resource(C + "/messaging/messages/{n}", GET=get_message),
         resource(C + "/messaging/typing", POST=typing),
         resource(C + "/messaging/typingParticipants", GET=typing_participants),
