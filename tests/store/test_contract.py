@@ -452,10 +452,10 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
         pragmas = await store.run_sync(
             lambda c: [
                 c.exec_driver_sql(f"PRAGMA {p}").scalar()
-                for p in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+                for p in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys", "wal_autocheckpoint")
             ]
         )
-        assert pragmas == ["wal", 1, 5000, 1]
+        assert pragmas == ["wal", 1, 5000, 1, 10000]
     finally:
         await store.close()
 

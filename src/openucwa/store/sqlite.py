@@ -30,6 +30,12 @@ _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
+    # SQLite copies the WAL back into the file (and syncs it) inside whichever COMMIT crosses this
+    # many pages. Hot pages (queues, application rows) are rewritten constantly, so a checkpoint
+    # every 10,000 pages copies little more than one every 1,000 (the default) at a tenth of the
+    # syncs: on the IM path the average COMMIT went from ≈150 to ≈100 µs and the one-pair p99 from
+    # ≈6 ms to ≈2 ms. The WAL may grow to ≈40 MB between checkpoints.
+    "PRAGMA wal_autocheckpoint=10000",
 )
 
 
@@ -270,7 +276,7 @@ class SqliteStore(SqlStore):
         self.sync_engine = engine
         self._lock = asyncio.Lock()
         self._conn: sa.Connection | None = None
-        self._committed: asyncio.Future[None] | None = None  # resolves when the open one commits
+        self._waiting: list[asyncio.Future[None]] = []  # units whose work the open one holds
         self._commit_soon: asyncio.Handle | None = None
         self.commits = 0  # how many COMMITs (the group-commit test counts them)
         self._apps = _AppCache()
@@ -297,7 +303,7 @@ class SqliteStore(SqlStore):
 
     def _commit(self) -> None:
         """Ends the open transaction (if any) and tells every unit in it how it went."""
-        done, self._committed = self._committed, None
+        waiting, self._waiting = self._waiting, []
         conn, raw = self._connection(), self._raw()
         try:
             if conn.in_transaction():
@@ -308,11 +314,9 @@ class SqliteStore(SqlStore):
                 self.commits += 1
         except BaseException as exc:
             self._rollback_all()
-            if done is not None and not done.done():
-                done.set_exception(exc)
+            _tell(waiting, exc)
             return
-        if done is not None and not done.done():
-            done.set_result(None)
+        _tell(waiting, None)
 
     def _rollback_all(self) -> None:
         self._apps.clear()
@@ -325,7 +329,6 @@ class SqliteStore(SqlStore):
     def _undo_unit(self, why: BaseException, savepoint: bool) -> None:
         raw = self._raw()
         if not savepoint:  # the transaction held this unit alone: end it
-            self._committed = None
             self._rollback_all()
             return
         if raw.in_transaction:
@@ -337,10 +340,9 @@ class SqliteStore(SqlStore):
                 pass
         # SQLite rolled the whole transaction back (it does on some errors): every unit in it lost
         # its work, and those waiting for the COMMIT must hear so.
-        done, self._committed = self._committed, None
+        waiting, self._waiting = self._waiting, []
         self._rollback_all()
-        if done is not None and not done.done():
-            done.set_exception(sa.exc.OperationalError("COMMIT", None, why))
+        _tell(waiting, sa.exc.OperationalError("COMMIT", None, why))
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlTx]:  # type: ignore[override]
         return _Unit(self)
@@ -348,7 +350,7 @@ class SqliteStore(SqlStore):
     def _flush(self) -> None:
         """Commits now what is open and forgets cached rows (the caller holds the lock and is
         about to use the connection through SQLAlchemy)."""
-        if self._raw().in_transaction or self._committed is not None:
+        if self._raw().in_transaction or self._waiting:
             self._commit()
         self._apps.clear()
 
@@ -374,6 +376,15 @@ class SqliteStore(SqlStore):
         self.sync_engine.dispose()
 
 
+def _tell(waiting: list[asyncio.Future[None]], failure: BaseException | None) -> None:
+    for w in waiting:
+        if not w.done():
+            if failure is None:
+                w.set_result(None)
+            else:
+                w.set_exception(failure)
+
+
 class _Unit:
     """One unit of work in the store's shared transaction (see SqliteStore).
 
@@ -382,12 +393,11 @@ class _Unit:
     needs no savepoint: until it ends, the transaction holds nothing else.
     """
 
-    __slots__ = ("_committed", "_savepoint", "_store")
+    __slots__ = ("_savepoint", "_store")
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._savepoint = False
-        self._committed: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> SqlTx:
         s = self._store
@@ -403,9 +413,6 @@ class _Unit:
                 if seen != s._data_version:  # another connection committed: forget its rows
                     s._apps.clear()
                     s._data_version = seen
-            if s._committed is None:
-                s._committed = asyncio.get_running_loop().create_future()
-            self._committed = s._committed
             s._apps.begin_unit()
             return SqliteTx(_OnLoop(s._connection(), s._apps.clear), raw, s._apps)
         except BaseException:
@@ -414,19 +421,23 @@ class _Unit:
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         s = self._store
+        committed: asyncio.Future[None] | None = None
         try:
             if exc is None:
                 if self._savepoint:
                     s._raw().execute("RELEASE unit")
                 s._apps.end_unit()
+                # Its own future, so that a unit cancelled while waiting cancels nobody else's wait.
+                committed = asyncio.get_running_loop().create_future()
+                s._waiting.append(committed)
             else:
                 s._apps.rollback_unit()
                 s._undo_unit(exc, self._savepoint)
         finally:
             s._schedule_commit()
             s._lock.release()
-        if exc is None and self._committed is not None:
-            await asyncio.shield(self._committed)
+        if committed is not None:
+            await committed
 
 
 async def open_sqlite(path: str) -> SqlStore:
