@@ -19,6 +19,7 @@ from openucwa.store import DuplicateError, SqlStore, open_store
 from openucwa.store.postgres import asyncpg_url
 from openucwa.store.schema import applications, metadata
 from openucwa.store.sql import APP_FIELDS, MIGRATIONS
+from openucwa.store.sqlite import SqliteStore
 
 NOW = 1_700_000_000.123  # milliseconds must survive the round trip
 
@@ -487,3 +488,35 @@ def test_postgres_url_rewriting() -> None:
 async def test_unknown_scheme_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mysql"):
         await open_store("mysql://h/db", str(tmp_path))
+
+
+async def test_try_lock_session_never_waits(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        await tx.add_session("s1", NOW)
+    async with store.transaction() as tx:
+        assert await tx.try_lock_session("s1") is True
+        assert await tx.try_lock_session("gone") is False
+    holding, tried = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with store.transaction() as tx:
+            assert await tx.lock_session("s1")
+            holding.set()
+            await tried.wait()
+
+    async def other() -> bool | None:
+        await holding.wait()
+        try:
+            async with store.transaction() as tx:
+                return await tx.try_lock_session("s1")
+        finally:
+            tried.set()
+
+    if isinstance(store, SqliteStore):
+        # One transaction at a time: the other one runs only after the holder, and then gets it.
+        tried.set()
+        await holder()
+        assert await other() is True
+    else:
+        results = await asyncio.gather(holder(), other())
+        assert results[1] is None  # held elsewhere: told so at once rather than waiting

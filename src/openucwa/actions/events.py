@@ -40,7 +40,7 @@ async def pget_round(
 ) -> Answer | Hold:
     result = await _round(svc, app_id, user_uri, params, pget_id, started_at, first)
     if isinstance(result, Answer) and result.receipts:
-        # Delivered now that the batch is committed: the senders may learn it (SPEC §15.3).
+        # Delivered, but the round could not complete these senders' messages (SPEC §15.3).
         await messaging.confirm(svc, list(result.receipts))  # type: ignore[arg-type]
     return result
 
@@ -111,7 +111,10 @@ async def _round(
         events = merge(queued, svc.settings.event_aggregation) if decision.with_events else []
         body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
         await u.tx.store_batch(app.id, n, body, [e.position for e in queued] if decision.with_events else [])
-        receipts = tuple(e.receipt for e in events if e.receipt is not None)
+        # Delivered now: the senders learn it with this batch, or after it where they cannot yet.
+        receipts = tuple(
+            [r for e in events if (r := e.receipt) is not None and not await messaging.settle_delivered(u, r)]
+        )
         release.update(next_batch=n + 1, resume_pending=False)
         if decision.resume:
             release.update(ch_timeout=180, ch_low=15, ch_medium=5)

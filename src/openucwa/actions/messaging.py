@@ -648,20 +648,37 @@ async def expire_deliveries(svc: Services) -> None:
 
 @retrying
 async def _settle(svc: Services, r: Json, *, delivered: bool) -> None:
-    """Completes the sender's message once: Success on the first delivery, else Failure."""
     async with unit(svc) as u:
-        if not await u.tx.lock_session(r["session"]):
-            return
-        v = await u.tx.get_conversation(r["conv"])
-        m = await u.tx.get_message(r["conv"], r["n"])
-        if v is None or m is None or m.status != "Pending":
-            return
-        if delivered:
-            done, why = replace(m, status="Succeeded"), None
-        else:
-            done, why = replace(m, status="Failed", failed=(*m.failed, r["user"])), reasons.DELIVERY_TIMEOUT
-        await u.tx.update_message(m.conv_id, m.n, status=done.status, failed=done.failed)
-        await u.emit(v.app_id, [seq.message_event(v, done, reason=why)])
+        if await u.tx.lock_session(r["session"]):
+            await _complete(u, r, delivered=delivered)
+
+
+async def settle_delivered(u: Unit, r: Json) -> bool:
+    """The recipient's batch holding this message is being produced in ``u``: complete the
+    sender's message in the same transaction. False, leaving it to ``confirm`` after the commit,
+    when another transaction holds the communication: ``u`` already holds the recipient's
+    application, and waiting for the communication would take locks in the opposite order to
+    sending."""
+    locked = await u.tx.try_lock_session(r["session"])
+    if locked is None:
+        return False
+    if locked:
+        await _complete(u, r, delivered=True)
+    return True
+
+
+async def _complete(u: Unit, r: Json, *, delivered: bool) -> None:
+    """Completes the sender's message once: Success on the first delivery, else Failure."""
+    v = await u.tx.get_conversation(r["conv"])
+    m = await u.tx.get_message(r["conv"], r["n"])
+    if v is None or m is None or m.status != "Pending":
+        return
+    if delivered:
+        done, why = replace(m, status="Succeeded"), None
+    else:
+        done, why = replace(m, status="Failed", failed=(*m.failed, r["user"])), reasons.DELIVERY_TIMEOUT
+    await u.tx.update_message(m.conv_id, m.n, status=done.status, failed=done.failed)
+    await u.emit(v.app_id, [seq.message_event(v, done, reason=why)])
 
 
 @retrying

@@ -164,6 +164,10 @@ class Tx(Protocol):
     async def lock_session(self, session_id: str) -> bool:
         """Locks the communication until the transaction ends; False if it does not exist."""
 
+    async def try_lock_session(self, session_id: str) -> bool | None:
+        """``lock_session`` without waiting: None when another transaction holds the lock (for work
+        that already holds other locks and must not wait in the opposite order)."""
+
     async def set_session_deadline(self, session_id: str, deadline: float | None) -> None: ...
 
     async def advance_session_deadline(self, session_id: str, deadline: float) -> None:

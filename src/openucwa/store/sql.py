@@ -148,7 +148,9 @@ EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(q
 EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
 BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), batches.c.number == _b("b_n"))
 BATCHES_PRUNE = batches.delete().where(batches.c.app_id == _b("b_app"), batches.c.number < _b("b_below"))
-SESSION_LOCK = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id")).with_for_update()
+SESSION_ROW = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id"))
+SESSION_LOCK = SESSION_ROW.with_for_update()
+SESSION_TRY_LOCK = SESSION_ROW.with_for_update(skip_locked=True)
 CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
 CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
 SESSION_DOCS = sa.select(conversations.c.doc).where(conversations.c.session_id == _b("b_sid"))
@@ -534,6 +536,13 @@ class SqlTx:
     async def lock_session(self, session_id: str) -> bool:
         """Serialises every action on one communication's views; False if the session is gone."""
         return (await self._run(SESSION_LOCK, {"b_id": session_id})).first() is not None
+
+    async def try_lock_session(self, session_id: str) -> bool | None:
+        if (await self._run(SESSION_TRY_LOCK, {"b_id": session_id})).first() is not None:
+            return True
+        # Skipped: either gone or locked by someone else; a plain read tells which.
+        exists = (await self._run(SESSION_ROW, {"b_id": session_id})).first() is not None
+        return None if exists else False
 
     async def set_session_deadline(self, session_id: str, deadline: float | None) -> None:
         await self._conn.execute(
