@@ -49,3 +49,37 @@ async def test_close_sends_what_is_pending_first_and_other_calls_pass_through() 
     await asyncio.sleep(0)  # the scheduled flush finds nothing left
     assert raw.writes == [b"bye"]
     assert t.get_extra_info("sockname") == ("127.0.0.1", 8080)
+
+
+async def test_lazy_event_behaves_like_an_event() -> None:
+    from openucwa.server.protocol import _LazyEvent
+
+    ev = _LazyEvent()
+    assert not ev.is_set()
+    waiter = asyncio.ensure_future(ev.wait())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    ev.set()
+    assert await waiter is True
+    ev.clear()
+    assert not ev.is_set()
+    ev.set()
+    assert await ev.wait() is True  # set already: returns at once
+
+
+def test_lazy_pipeline_is_a_fifo_from_the_left() -> None:
+    from openucwa.server.protocol import _LazyPipeline
+
+    p = _LazyPipeline()
+    assert not p and len(p) == 0
+    p.appendleft("first")
+    p.appendleft("second")
+    assert p and len(p) == 2
+    assert p.pop() == "first" and p.pop() == "second"
+    assert not p
+    try:
+        p.pop()
+    except IndexError:
+        pass
+    else:
+        raise AssertionError("pop from an empty pipeline must raise")

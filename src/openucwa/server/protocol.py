@@ -11,7 +11,8 @@ current turn.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import collections
+from typing import Any, Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -46,6 +47,63 @@ class _JoinedWrites:
         return getattr(self._transport, name)
 
 
+class _LazyEvent(asyncio.Event):
+    """An asyncio.Event that allocates its waiter deque (≈ 760 bytes) only when someone waits.
+
+    uvicorn keeps two per connection, for flow control and for the request cycle; a held P-GET
+    never waits on either, and 10,000 held P-GETs must fit in 16 KB each (bench/idle_pgets.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiters = ()  # type: ignore[assignment]
+
+    async def wait(self) -> Literal[True]:
+        if isinstance(self._waiters, tuple):
+            self._waiters = collections.deque()
+        return await super().wait()
+
+
+class _LazyPipeline:
+    """uvicorn's queue of pipelined requests, a deque only once a client pipelines."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def appendleft(self, item: Any) -> None:
+        if self._items is None:
+            self._items = collections.deque()
+        self._items.appendleft(item)
+
+    def pop(self) -> Any:
+        if not self._items:
+            raise IndexError("pop from an empty pipeline")
+        return self._items.pop()
+
+
 class JoinedWritesProtocol(HttpToolsProtocol):
+    """Joined writes, and no memory allocated per connection for what an idle P-GET never uses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pipeline = _LazyPipeline()  # type: ignore[assignment]
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # uvloop's is no subclass
         super().connection_made(_JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
+        writable = _LazyEvent()
+        writable.set()  # as FlowControl starts
+        self.flow._is_writable_event = writable
+
+    def on_headers_complete(self) -> None:
+        before = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not before:  # a new request: nothing waits on its event yet
+            self.cycle.message_event = _LazyEvent()
