@@ -15,7 +15,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from openucwa.core.models import User
 from openucwa.store import SqlStore, open_store
+from openucwa.store.sqlite import SqliteStore
 
 PG_HOST, PG_PORT, PG_MAINTENANCE_DB = "127.0.0.1", 5432, "test"
 _pg_probe: dict[str, str] = {}  # "user" once a role worked, "error" once every role failed
@@ -77,6 +79,19 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 async def store(database_url: str, tmp_path: Path) -> AsyncIterator[SqlStore]:
     """A migrated store, closed (engine disposed) after the test."""
     opened = await open_store(database_url, str(tmp_path))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """A SQLite store of its own with Lene in it, for what only SQLite does (group commit, cache)."""
+    opened = await open_store(None, str(tmp_path))
+    assert isinstance(opened, SqliteStore)
+    async with opened.transaction() as tx:
+        await tx.add_user(User(uri="lenea@contoso.com", name="Lene", password_hash="$argon2id$x"))
     try:
         yield opened
     finally:

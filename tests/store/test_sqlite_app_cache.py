@@ -7,38 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from openucwa.core.models import Application, User
-from openucwa.store import open_store
 from openucwa.store.sqlite import SqliteStore
 
-NOW = 1_700_000_000.0
-
-
-def app(app_id: str = "app1") -> Application:
-    return Application(
-        id=app_id,
-        user_uri="lenea@contoso.com",
-        endpoint_id="ep-1",
-        user_agent="test/1.0",
-        culture="en-US",
-        type="Browser",
-        comm_key="9c5f0b42-0000-4000-8000-000000000001",
-        created_at=NOW,
-        last_request_at=NOW,
-    )
+from .test_contract import app
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> SqliteStore:
-    s = await open_store(None, str(tmp_path))
-    assert isinstance(s, SqliteStore)
-    async with s.transaction() as tx:
-        await tx.add_user(User(uri="lenea@contoso.com", name="Lene", password_hash="$argon2id$x"))
+async def store(sqlite_store: SqliteStore) -> SqliteStore:
+    async with sqlite_store.transaction() as tx:
         await tx.add_application(app())
-    async with s.transaction() as tx:
+    async with sqlite_store.transaction() as tx:
         assert await tx.get_application("app1") == app()  # now cached
-    yield s  # type: ignore[misc]
-    await s.close()
+    return sqlite_store
 
 
 async def test_writes_are_seen_as_reading_back_would_give_them(store: SqliteStore) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from openucwa.core.models import Token, User
-from openucwa.store import open_store
+from openucwa.core.models import Token
 from openucwa.store.sqlite import SqliteStore
 
 NOW = 1_700_000_000.0
@@ -23,13 +22,8 @@ def committed_tokens(path: Path) -> set[str]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> SqliteStore:
-    s = await open_store(None, str(tmp_path))
-    assert isinstance(s, SqliteStore)
-    async with s.transaction() as tx:
-        await tx.add_user(User(uri="lenea@contoso.com", name="Lene", password_hash="$argon2id$x"))
-    yield s  # type: ignore[misc]
-    await s.close()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    return sqlite_store
 
 
 async def test_queued_units_share_commits_and_each_is_committed_when_it_returns(
