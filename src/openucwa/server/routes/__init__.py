@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -20,10 +20,25 @@ def route(path: str, endpoint: Endpoint | ASGIApp, methods: list[str]) -> Route:
     return r
 
 
+class _Methods:
+    """The handlers of one path as a plain ASGI app.
+
+    Not a ``request → response`` function: Starlette wraps those in a second Request and a
+    second exception layer per request, and the application's ExceptionMiddleware already maps
+    every error with the same handlers (the IM path runs three requests per message).
+    """
+
+    __slots__ = ("_handlers",)
+
+    def __init__(self, handlers: dict[str, Endpoint]) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response = await self._handlers[request.method](request)
+        await response(scope, receive, send)
+
+
 def resource(path: str, **handlers: Endpoint) -> Route:
     """One route for several methods, so a 405 lists every allowed one in ``Allow``."""
-
-    async def dispatch(request: Request) -> Response:
-        return await handlers[request.method](request)
-
-    return route(path, dispatch, list(handlers))
+    return route(path, _Methods(handlers), list(handlers))
