@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from openucwa.core.models import Token
 from openucwa.store.sqlite import SqliteStore
 
-from .test_contract import app
+from .test_contract import NOW, app, event
 
 
 @pytest.fixture
@@ -56,3 +58,48 @@ async def test_other_writes_on_the_connection_empty_the_cache(store: SqliteStore
         await tx.delete_application("app1")  # not one of the statements that keep the cache
     async with store.transaction() as tx:
         assert await tx.get_application("app1") is None
+
+
+async def queued(store: SqliteStore) -> list[int]:
+    async with store.transaction() as tx:
+        return [e.position for e in await tx.queued_events("app1")]
+
+
+async def test_a_queue_known_empty_is_not_read_but_never_hides_an_event(store: SqliteStore) -> None:
+    async with store.transaction() as tx:
+        await tx.append_events("app1", [event(1), event(2)], NOW)
+    first = await queued(store)
+    assert len(first) == 2
+    async with store.transaction() as tx:  # a round producing a batch of everything queued
+        await tx.queued_events("app1")
+        await tx.store_batch("app1", 1, b"{}", first)
+    assert await queued(store) == []  # known empty now
+    async with store.transaction() as tx:
+        await tx.append_events("app1", [event(3)], NOW)
+    assert len(await queued(store)) == 1
+
+    # A round that consumed the queue and then failed, inside a transaction another unit opened
+    # (so only its savepoint rolls back): the events are queued again.
+    async def other_unit() -> None:
+        async with store.transaction() as tx:
+            await tx.add_token(Token("t1", "lenea@contoso.com", NOW + 3600))
+
+    async def failing_round() -> None:
+        async with store.transaction() as tx:
+            again = [e.position for e in await tx.queued_events("app1")]
+            await tx.store_batch("app1", 2, b"{}", again)
+            raise RuntimeError("the response could not be built")
+
+    results = await asyncio.gather(other_unit(), failing_round(), return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], RuntimeError)
+    assert len(await queued(store)) == 1
+
+
+async def test_a_batch_that_leaves_events_behind_does_not_mark_the_queue_empty(store: SqliteStore) -> None:
+    async with store.transaction() as tx:
+        await tx.append_events("app1", [event(1), event(2)], NOW)
+    positions = await queued(store)
+    async with store.transaction() as tx:
+        await tx.queued_events("app1")
+        await tx.store_batch("app1", 1, b"{}", positions[:1])
+    assert await queued(store) == positions[1:]
