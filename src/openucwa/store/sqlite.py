@@ -1,10 +1,11 @@
 """SQLite: one file, one connection, one writer at a time.
 
 SQLite allows a single writer, so instead of letting transactions collide ("database is locked")
-the store runs them one after another behind an asyncio.Lock over a single pooled connection.
-``BEGIN IMMEDIATE`` takes the write lock up front, so a second process (e.g. the CLI) waits on
-busy_timeout instead of failing on a read-to-write upgrade, and reads inside a transaction are
-repeatable (the sqlite3 module's legacy mode would run them outside any transaction).
+the store runs them one after another behind an asyncio.Lock over a single pooled connection, and
+lets those that run together share a COMMIT (``SqliteStore``). ``BEGIN IMMEDIATE`` takes the write
+lock up front, so a second process (e.g. the CLI) waits on busy_timeout instead of failing on a
+read-to-write upgrade, and reads inside a transaction are repeatable (the sqlite3 module's legacy
+mode would run them outside any transaction).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,11 +82,6 @@ class _OnLoop:
         if parameters is None:
             return self._conn.execute(statement)
         return self._conn.execute(statement, parameters)
-
-    @contextlib.asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[None]:
-        with self._conn.begin_nested():
-            yield
 
 
 _DIALECT = sqlite.dialect(paramstyle="named")
