@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import HOST, Server, process_cpu
+
 PASSWORD = "bench-secret"
 
 
@@ -123,12 +123,6 @@ class Side:
                 return ev
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def seed_users(data_dir: str, n: int) -> list[str]:
     users = [f"bench{i:03d}@contoso.com" for i in range(n)]
     code = (
@@ -210,52 +204,23 @@ async def run_pair(
     return sent, len(seen) - duplicates
 
 
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), or None where unavailable."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="imload-")
+    own_dir = None if args.data_dir else tempfile.mkdtemp(prefix="imload-")
+    data_dir = args.data_dir or own_dir
     users = seed_users(data_dir, 2 * args.pairs)
-    port = args.port or free_port()
-    server: subprocess.Popen[bytes] | None = None
+    server: Server | None = None
     if not args.port:  # otherwise: attach to a server already serving that data dir (profiling)
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-            [
-                sys.executable,
-                "-m",
-                "openucwa",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                data_dir,
-                "--log-level",
-                "warning",
-                *args.server_args,
-            ],
-            env=dict(os.environ),
-        )
+        server = Server(data_dir=data_dir, extra_args=list(args.server_args))
+        await asyncio.to_thread(server.start)
+    port = server.port if server is not None else args.port
+    server_pid = server.pid if server is not None else args.server_pid
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        sides = [await sign_in("127.0.0.1", port, u) for u in users]
+        sides = [await sign_in(HOST, port, u) for u in users]
         pumps = [asyncio.create_task(s.pump()) for s in sides]
         pairs = [(sides[2 * i], sides[2 * i + 1]) for i in range(args.pairs)]
         sends = [await connect_pair(a, b) for a, b in pairs]
@@ -263,8 +228,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             while not s.events.empty():
                 s.events.get_nowait()
         lat: list[float] = []
-        server_pid = server.pid if server is not None else args.server_pid
-        cpu0 = cpu_seconds(server_pid)
+        cpu0 = None if server_pid is None else process_cpu(server_pid)
         t0 = time.perf_counter()
         until = t0 + (args.seconds if args.messages is None else 3600)
         runs = [
@@ -272,7 +236,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         ]
         results = await asyncio.gather(*runs)
         elapsed = time.perf_counter() - t0
-        cpu1 = cpu_seconds(server_pid)
+        cpu = None if server_pid is None or cpu0 is None else process_cpu(server_pid) - cpu0
         for p in pumps:
             p.cancel()
         sent = sum(r[0] for r in results)
@@ -290,21 +254,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             # the server's CPU time per delivered message: what throughput one core could reach
             **(
                 {}
-                if cpu0 is None or cpu1 is None
+                if cpu is None
                 else {
-                    "server_cpu_share": round((cpu1 - cpu0) / elapsed, 2),
-                    "server_cpu_ms_per_msg": round((cpu1 - cpu0) * 1000 / max(1, delivered), 3),
+                    "server_cpu_share": round(cpu / elapsed, 2),
+                    "server_cpu_ms_per_msg": round(cpu * 1000 / max(1, delivered), 3),
                 }
             ),
         }
     finally:
         if server is not None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            shutil.rmtree(data_dir, ignore_errors=True)
+            await asyncio.to_thread(server.stop)
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
 
 
 def main() -> None:
