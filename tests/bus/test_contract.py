@@ -21,6 +21,7 @@ from openucwa.bus.interface import Bus
 from openucwa.bus.local import LocalBus
 from openucwa.bus.notifier import Notifier
 from openucwa.bus.redis import RedisBus
+from tests.bus.waiting import wait
 from tests.conftest import REDIS_URL, redis_unreachable
 
 WAKE = 2.0  # seconds a wake may take to cross Redis on loopback
@@ -32,7 +33,7 @@ class Node:
     notifier: Notifier
 
     def wait(self, app_id: str, after: int, within: float = 10.0) -> asyncio.Task[bool]:
-        return asyncio.create_task(self.notifier.wait(app_id, after, within))
+        return asyncio.create_task(wait(self.notifier, app_id, after, within))
 
 
 NodeFactory = Callable[[], Awaitable[Node]]
@@ -162,7 +163,7 @@ async def test_a_version_published_before_waiting_is_seen_at_once(make_node: Nod
     node = await make_node()
     await node.bus.publish("app", 4)
     async with asyncio.timeout(0.2):
-        assert await node.notifier.wait("app", 3, 10) is True
+        assert await wait(node.notifier, "app", 3, 10) is True
 
 
 async def test_close_is_clean(make_node: NodeFactory) -> None:

@@ -8,6 +8,7 @@ import weakref
 import pytest
 
 from openucwa.bus.notifier import Notifier
+from tests.bus.waiting import wait
 
 
 async def _registered(notifier: Notifier, count: int) -> None:
@@ -20,22 +21,22 @@ async def _registered(notifier: Notifier, count: int) -> None:
 
 
 def _spawn(notifier: Notifier, app_id: str, after: int, within: float = 5.0) -> asyncio.Task[bool]:
-    return asyncio.create_task(notifier.wait(app_id, after, within))
+    return asyncio.create_task(wait(notifier, app_id, after, within))
 
 
 async def test_wait_returns_at_once_when_the_version_already_passed() -> None:
     n = Notifier()
     n.notify("app", 5)
     async with asyncio.timeout(0.1):
-        assert await n.wait("app", 4, 10) is True
-        assert await n.wait("app", 0, 10) is True
+        assert await wait(n, "app", 4, 10) is True
+        assert await wait(n, "app", 0, 10) is True
     assert n.waiting() == 0
 
 
 async def test_wait_on_the_current_version_does_not_return_at_once() -> None:
     n = Notifier()
     n.notify("app", 5)
-    assert await n.wait("app", 5, 0.05) is False  # 5 is not past 5: only a newer version wakes
+    assert await wait(n, "app", 5, 0.05) is False  # 5 is not past 5: only a newer version wakes
     assert n.waiting() == 0
 
 
@@ -43,7 +44,7 @@ async def test_wait_returns_false_on_timeout() -> None:
     n = Notifier()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    assert await n.wait("app", 0, 0.1) is False
+    assert await wait(n, "app", 0, 0.1) is False
     assert loop.time() - t0 >= 0.09
     assert n.waiting() == 0
 
@@ -51,7 +52,7 @@ async def test_wait_returns_false_on_timeout() -> None:
 @pytest.mark.parametrize("within", [0, -1.0])
 async def test_wait_with_no_time_left_returns_false_without_registering(within: float) -> None:
     n = Notifier()
-    assert await n.wait("app", 0, within) is False
+    assert await wait(n, "app", 0, within) is False
     assert n.waiting() == 0
 
 
@@ -103,7 +104,7 @@ async def test_notify_all_with_nobody_waiting_is_harmless() -> None:
     n = Notifier()
     n.notify_all()
     assert n.waiting() == 0
-    assert await n.wait("app", 0, 0.01) is False  # and it left no "already moved" memory behind
+    assert await wait(n, "app", 0, 0.01) is False  # and it left no "already moved" memory behind
 
 
 async def test_cancellation_removes_the_waiter() -> None:
@@ -176,9 +177,9 @@ async def test_forget_drops_the_version_memory() -> None:
     n = Notifier()
     n.notify("app", 3)
     n.forget("app")
-    assert await n.wait("app", 1, 0.01) is False  # no longer "already past"
+    assert await wait(n, "app", 1, 0.01) is False  # no longer "already past"
     n.notify("app", 1)  # versions start over for the application id
-    assert await n.wait("app", 0, 0.01) is True
+    assert await wait(n, "app", 0, 0.01) is True
 
 
 async def test_deadlines_wake_in_order_with_false() -> None:
@@ -230,5 +231,5 @@ async def test_stale_deadlines_are_compacted() -> None:
     assert len(n._deadlines) <= 64
     keep = n.add("app", 0, 0.05, lambda moved: None)
     assert keep is not None
-    assert await n.wait("other", 0, 0.1) is False  # the timer still serves what is left
+    assert await wait(n, "other", 0, 0.1) is False  # the timer still serves what is left
     assert n.waiting() == 0

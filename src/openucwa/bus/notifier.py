@@ -15,7 +15,6 @@ holds thousands of idle P-GETs, and whatever each one owns is paid for as long a
 (bench/idle_pgets.py; a uvloop timer alone is about 0.5 KB). The deadlines live in one heap served by
 a single loop timer. A discarded waiter's heap entry stays until it comes due or the heap is
 compacted, but it no longer references the wake callback (nor, through it, the request).
-``wait`` is the awaitable form for everything but ``server.longpoll``.
 """
 
 from __future__ import annotations
@@ -116,25 +115,6 @@ class Notifier:
         else:
             waiters.remove(waiter)
         self._compact()
-
-    async def wait(self, app_id: str, after: int, within: float) -> bool:
-        """True when woken (the version passed ``after``), False on timeout."""
-        if self._versions.get(app_id, -1) > after:
-            return True
-        if within <= 0:
-            return False
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def wake(moved: bool) -> None:
-            if not fut.done():
-                fut.set_result(moved)
-
-        waiter = self.add(app_id, after, within, wake)
-        assert waiter is not None  # nothing ran since the version check
-        try:
-            return await fut
-        finally:
-            self.discard(waiter)
 
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
