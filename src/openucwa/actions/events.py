@@ -26,7 +26,7 @@ LEASE_SLACK = 30.0
 @dataclass(frozen=True, slots=True)
 class Answer:
     body: bytes
-    receipts: tuple[dict[str, object], ...] = ()
+    unsettled: tuple[dict[str, object], ...] = ()  # delivery receipts to settle after the commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +39,8 @@ async def pget_round(
     svc: Services, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float, first: bool
 ) -> Answer | Hold:
     result = await _round(svc, app_id, user_uri, params, pget_id, started_at, first)
-    if isinstance(result, Answer) and result.receipts:
-        # Delivered, but the round could not complete these senders' messages (SPEC §15.3).
-        await messaging.confirm(svc, list(result.receipts))  # type: ignore[arg-type]
+    if isinstance(result, Answer) and result.unsettled:
+        await messaging.confirm(svc, list(result.unsettled))  # type: ignore[arg-type]
     return result
 
 
@@ -111,17 +110,14 @@ async def _round(
         events = merge(queued, svc.settings.event_aggregation) if decision.with_events else []
         body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
         await u.tx.store_batch(app.id, n, body, [e.position for e in queued] if decision.with_events else [])
-        # Delivered now: the senders learn it with this batch, or after it where they cannot yet.
-        receipts = tuple(
-            [r for e in events if (r := e.receipt) is not None and not await messaging.settle_delivered(u, r)]
-        )
+        unsettled = await messaging.settle_delivered(u, [e.receipt for e in events if e.receipt is not None])
         release.update(next_batch=n + 1, resume_pending=False)
         if decision.resume:
             release.update(ch_timeout=180, ch_low=15, ch_medium=5)
         await u.tx.update_application(app.id, **release)
         if displaces:
             await u.bump(app.id)
-        return Answer(body, receipts)
+        return Answer(body, tuple(unsettled))
 
 
 @retrying

@@ -653,18 +653,20 @@ async def _settle(svc: Services, r: Json, *, delivered: bool) -> None:
             await _complete(u, r, delivered=delivered)
 
 
-async def settle_delivered(u: Unit, r: Json) -> bool:
-    """The recipient's batch holding this message is being produced in ``u``: complete the
-    sender's message in the same transaction. False, leaving it to ``confirm`` after the commit,
-    when another transaction holds the communication: ``u`` already holds the recipient's
-    application, and waiting for the communication would take locks in the opposite order to
-    sending."""
-    locked = await u.tx.try_lock_session(r["session"])
-    if locked is None:
-        return False
-    if locked:
-        await _complete(u, r, delivered=True)
-    return True
+async def settle_delivered(u: Unit, receipts: list[Json]) -> list[Json]:
+    """The recipients' batch holding these messages is being produced in ``u``: the senders'
+    messages complete in the same transaction (SPEC §15.3). Returns those left for ``confirm``
+    after the commit, whose communication another transaction holds: ``u`` already holds the
+    recipient's application, and waiting for the communication would take locks in the opposite
+    order to sending."""
+    later = []
+    for r in receipts:
+        locked = await u.tx.try_lock_session(r["session"])
+        if locked is None:
+            later.append(r)
+        elif locked:
+            await _complete(u, r, delivered=True)
+    return later
 
 
 async def _complete(u: Unit, r: Json, *, delivered: bool) -> None:
