@@ -16,25 +16,12 @@ class SessionBase:
         username: str,
         password: str | None = None,
         *,
-        token: str | None = None,
-        user_href: str | None = None,
-        user_agent: str = "OpenUCWA SDK",
-        endpoint_id: str | None = None,
-        available: bool = True,
         auto_accept: bool = True,
-        reconnect_window: float | None = 60.0,
+        **options: Any,
     ) -> None:
-        self.core = Core(
-            server,
-            username,
-            password,
-            token=token,
-            user_href=user_href,
-            user_agent=user_agent,
-            endpoint_id=endpoint_id,
-            available=available,
-            reconnect_window=reconnect_window,
-        )
+        """``options`` are ``Core``'s (token, user_href, user_agent, endpoint_id, available,
+        reconnect_window)."""
+        self.core = Core(server, username, password, **options)
         self.auto_accept = auto_accept
         self._invitation_handlers: list[Callable[[IncomingInvitation], Any]] = []
         self._handlers: list[tuple[type | tuple[type, ...], Callable[[Any], Any]]] = []
