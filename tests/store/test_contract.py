@@ -518,5 +518,6 @@ async def test_try_lock_session_never_waits(store: SqlStore) -> None:
         await holder()
         assert await other() is True
     else:
-        results = await asyncio.gather(holder(), other())
+        async with asyncio.timeout(10):  # a try that waited would never return: the holder waits for it
+            results = await asyncio.gather(holder(), other())
         assert results[1] is None  # held elsewhere: told so at once rather than waiting
