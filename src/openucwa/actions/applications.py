@@ -17,7 +17,7 @@ from ..core.ids import application_id_from
 from ..core.links import AppLinks
 from ..core.models import Application, AppStatus, User
 from ..core.resources import application as res
-from . import messaging, subscriptions
+from . import leaving, subscriptions
 from .access import load
 from .services import Services, Unit, retrying, unit
 
@@ -62,7 +62,7 @@ async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[App
 async def end(u: Unit, app: Application, status: str) -> None:
     """Terminates an application (SPEC §7.3): its conversations end for everyone, queued events go,
     a pending P-GET is woken to fail."""
-    await messaging.end_for_application(u, app)
+    await leaving.end_for_application(u, app)
     await subscriptions.end_for_application(u, app)
     await u.tx.update_application(app.id, status=status, ended_at=u.now, pget_owner=None, available=False)
     if app.available:  # watchers may now see the user Offline, or without Messaging

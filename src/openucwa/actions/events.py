@@ -14,10 +14,10 @@ from ..core import errors
 from ..core.channel import Produce, Replay, Resync, Wait, acknowledge, decide, merge
 from ..core.commands import PGet
 from ..core.errors import UcwaError
-from ..core.events import page, resync_page
+from ..core.events import Receipt, page, resync_page
 from ..core.links import AppLinks
 from ..wire import dumps
-from . import access, messaging
+from . import access, messages
 from .services import Services, retrying, unit
 
 LEASE_SLACK = 30.0
@@ -26,7 +26,7 @@ LEASE_SLACK = 30.0
 @dataclass(frozen=True, slots=True)
 class Answer:
     body: bytes
-    unsettled: tuple[dict[str, object], ...] = ()  # delivery receipts to settle after the commit
+    unsettled: tuple[Receipt, ...] = ()  # delivery receipts to settle after the commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ async def pget_round(
 ) -> Answer | Hold:
     result = await _round(svc, app_id, user_uri, params, pget_id, started_at, first)
     if isinstance(result, Answer) and result.unsettled:
-        await messaging.confirm(svc, list(result.unsettled))  # type: ignore[arg-type]
+        await messages.confirm(svc, list(result.unsettled))
     return result
 
 
@@ -110,7 +110,7 @@ async def _round(
         events = merge(queued, svc.settings.event_aggregation) if decision.with_events else []
         body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
         await u.tx.store_batch(app.id, n, body, [e.position for e in queued] if decision.with_events else [])
-        unsettled = await messaging.settle_delivered(u, [e.receipt for e in events if e.receipt is not None])
+        unsettled = await messages.settle_delivered(u, [e.receipt for e in events if e.receipt is not None])
         release.update(next_batch=n + 1, resume_pending=False)
         if decision.resume:
             release.update(ch_timeout=180, ch_low=15, ch_medium=5)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from ..core.lifetime import Timers, Verdict, verdict
 from ..core.models import AppStatus
-from . import applications, messaging, subscriptions
+from . import applications, leaving, messages, subscriptions
+from . import timers as conversation_timers
 from .services import Services, unit
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def sweep(svc: Services) -> dict[Verdict, int]:
             if v is Verdict.EXPIRE:
                 await applications.end(u, app, AppStatus.EXPIRED)
             elif v is Verdict.RESET:
-                await messaging.end_for_application(u, app)
+                await leaving.end_for_application(u, app)
                 await subscriptions.end_for_application(u, app)  # transient state (SPEC §12.8)
                 await u.tx.discard_queued(app.id)
                 await u.tx.update_application(app.id, resume_pending=True)
@@ -47,15 +47,15 @@ async def sweep(svc: Services) -> dict[Verdict, int]:
                 await u.tx.delete_application(app.id)
         if v is Verdict.PURGE:
             svc.notifier.forget(seen.id)
-    await messaging.tick(svc)
+    await conversation_timers.tick(svc)
     await subscriptions.tick(svc)
-    await messaging.expire_deliveries(svc)
+    await messages.expire_deliveries(svc)
     return counts
 
 
 async def run(svc: Services) -> None:
     while True:
-        await asyncio.sleep(svc.settings.reaper_interval)
+        await svc.clock.sleep(svc.settings.reaper_interval)
         try:
             await sweep(svc)
         except Exception:  # a failed sweep must not stop future ones

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from ..bus.interface import Bus
 from ..bus.notifier import Notifier
+from ..clock import Clock
 from ..config import Settings
 from ..core.events import Event
 from ..store.interface import RetryableError, Store, Tx
@@ -24,7 +24,7 @@ class Services:
     bus: Bus
     notifier: Notifier
     settings: Settings
-    clock: Callable[[], float] = time.time
+    clock: Clock = field(default_factory=Clock)
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
 
 
@@ -79,20 +79,21 @@ class _UnitScope:
     A class rather than a generator-based context manager: every request opens one or two.
     """
 
-    __slots__ = ("_svc", "_tx", "_unit")
+    __slots__ = ("_now", "_svc", "_tx", "_unit")
 
     def __init__(self, svc: Services, now: float | None) -> None:
         self._svc = svc
-        self._unit = Unit(tx=None, now=svc.clock() if now is None else now)  # type: ignore[arg-type]
+        self._now = svc.clock() if now is None else now
         self._tx: AbstractAsyncContextManager[Tx] | None = None
+        self._unit: Unit | None = None
 
     async def __aenter__(self) -> Unit:
         self._tx = self._svc.store.transaction()
-        self._unit.tx = await self._tx.__aenter__()
+        self._unit = Unit(tx=await self._tx.__aenter__(), now=self._now)
         return self._unit
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        assert self._tx is not None
+        assert self._tx is not None and self._unit is not None  # __aenter__ ran
         await self._tx.__aexit__(kind, exc, tb)
         if exc is None:
             for app_id, version in self._unit.wakes.items():

@@ -25,6 +25,17 @@ UNMERGEABLE_RELS = frozenset({"message"})
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """Carried beside a message event (never on the wire): whose message to complete once the
+    recipient's batch holds it (SPEC §15.3)."""
+
+    session: str  # the communication, locked before the sender's view is touched
+    conv: str  # the sender's conversation view
+    n: int  # the sender's message number
+    user: str  # the recipient, named in failedDeliveryParticipant if it is never fetched
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     sender_rel: str
     sender_href: str
@@ -38,7 +49,7 @@ class Event:
     status: str | None = None
     reason: Json | None = None
     extra: Json = field(default_factory=dict)
-    receipt: Json | None = None  # not on the wire: what to confirm to a sender once delivered
+    receipt: Receipt | None = None
 
     @property
     def merge_key(self) -> str | None:
@@ -76,7 +87,7 @@ class StoredEvent:
     priority: Priority
     enqueued_at: float
     merge_key: str | None
-    receipt: Json | None = None
+    receipt: Receipt | None = None
 
 
 def group_by_sender(events: Iterable[StoredEvent]) -> list[Json]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 Json = dict[str, Any]
@@ -25,7 +26,7 @@ def resource(
     rel: str,
     self_href: str,
     props: Json | None = None,
-    links: dict[str, Link | list[Link] | None] | None = None,
+    links: Mapping[str, Link | list[Link] | None] | None = None,
     embedded: Json | None = None,
 ) -> Json:
     out: Json = {k: v for k, v in (props or {}).items() if v is not None}

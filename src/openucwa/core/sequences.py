@@ -6,11 +6,15 @@ for the events describing the change; the embedded resources are then exactly wh
 
 from __future__ import annotations
 
-from . import conversation as res
-from .conversation import ConvView, Invitation, Message, State
-from .events import Event, Priority
+from .conversation import ConvView, Invitation, InvitationKind, Message
+from .events import Event, Priority, Receipt
 from .hal import Json
 from .links import AppLinks
+from .machines.conversation import ConversationTrigger
+from .machines.invitation import InvitationState
+from .machines.message import MessageStatus
+from .machines.messaging import MessagingState, MessagingTrigger
+from .resources import conversation as res
 
 H = Priority.HIGH
 CALL_TERMINATED = {
@@ -30,8 +34,10 @@ def _conv(v: ConvView) -> tuple[str, str]:
 
 def invitation_event(v: ConvView, inv: Invitation, kind: str, *, reason: Json | None = None) -> Event:
     """messagingInvitation or participantInvitation events (the operation's own life)."""
-    status = None if kind != "completed" else ("Success" if inv.state == State.CONNECTED else "Failure")
-    if inv.kind == "participant":
+    status = None
+    if kind == "completed":
+        status = "Success" if inv.state is InvitationState.CONNECTED else "Failure"
+    if inv.kind is InvitationKind.PARTICIPANT:
         rel, body = "participantInvitation", res.participant_invitation(v, inv)
     else:
         rel, body = "messagingInvitation", res.invitation(v, inv)
@@ -105,9 +111,9 @@ def typing_event(v: ConvView, user: str, kind: str) -> Event:
 
 
 def message_event(
-    v: ConvView, m: Message, *, receipt: Json | None = None, reason: Json | None = None
+    v: ConvView, m: Message, *, receipt: Receipt | None = None, reason: Json | None = None
 ) -> Event:
-    status = "Failure" if m.status == "Failed" else "Success"
+    status = "Failure" if m.status is MessageStatus.FAILED else "Success"
     return Event(
         *_conv(v),
         "completed",
@@ -144,7 +150,8 @@ def teardown(v: ConvView, now: float, *, remote: bool) -> list[Event]:
     out = [typing_event(v, u, "deleted") for u, until in v.typing.items() if until > now]
     v.typing = {}
     had_messaging = v.messaging_evented
-    v.messaging = State.DISCONNECTED
+    if v.messaging is not MessagingState.DISCONNECTED:
+        v.step_messaging(MessagingTrigger.DISCONNECT)
     if had_messaging:
         out.append(messaging_event(v, reason=CALL_TERMINATED if remote else None))
     if v.local_messaging:
@@ -155,7 +162,7 @@ def teardown(v: ConvView, now: float, *, remote: bool) -> list[Event]:
     v.local_messaging = False
     v.remote_messaging = []
     v.remote = []
-    v.state = State.DISCONNECTED
+    v.step(ConversationTrigger.END)
     v.ended = True
     out.append(conversation_event(v, "updated"))
     out.append(conversation_event(v, "deleted"))

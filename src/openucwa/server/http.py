@@ -1,7 +1,8 @@
-"""HTTP edge helpers: reading bodies under the limit, parsing inputs, and UCWA responses.
+"""HTTP edge helpers: reading bodies under the limit, turning them into plain inputs, and UCWA
+responses.
 
-Every rule about what a body may be (SPEC §3.2, §3.4) lives here, so routes only say which kinds
-they accept.
+How a body is read (size limit, JSON or form, charset; SPEC §3.2, §3.4) is decided here; what its
+values may be is decided in ``core.commands``, which turns these inputs into typed commands.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core import errors
+from ..core.commands import decode_text
 from ..core.errors import UcwaError
 from ..core.hal import etag as compute_etag
 from ..wire import dumps
@@ -54,15 +56,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise UcwaError(errors.ENTITY_TOO_LARGE, f"The body exceeds {limit} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def decode_text(raw: bytes, charset: str | None) -> str:
-    try:
-        return raw.decode(charset or "utf-8")
-    except (LookupError, UnicodeDecodeError):
-        raise UcwaError(
-            errors.DESERIALIZATION_FAILURE, "The body is not valid text in its charset."
-        ) from None
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ..core.conversation import ConvView, Message
-from ..core.events import Event, StoredEvent
+from ..core.events import Event, Receipt, StoredEvent
+from ..core.machines.message import MessageStatus
 from ..core.models import Application, Presence, PresenceSubscription, Token, User
 
 
@@ -155,7 +156,7 @@ class Tx(Protocol):
     async def prune_batches(self, app_id: str, below: int) -> None:
         """Drops acknowledged batches (numbers < below)."""
 
-    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, dict[str, Any]]]:
+    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, Receipt]]:
         """Removes message events nobody fetched in time; returns (app id, receipt) for each."""
 
     # conversations -----------------------------------------------------------------------
@@ -198,7 +199,9 @@ class Tx(Protocol):
     ) -> list[Message]:
         """Newest first."""
 
-    async def update_message(self, conv_id: str, n: int, *, status: str, failed: Sequence[str]) -> None: ...
+    async def update_message(
+        self, conv_id: str, n: int, *, status: MessageStatus, failed: Sequence[str]
+    ) -> None: ...
 
 
 class Store(Protocol):

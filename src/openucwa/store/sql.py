@@ -21,8 +21,9 @@ from alembic.config import Config
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..core.conversation import ConvView, Message
-from ..core.events import Event, Priority, StoredEvent
+from ..core.conversation import ConvView, Direction, Message
+from ..core.events import Event, Priority, Receipt, StoredEvent
+from ..core.machines.message import MessageStatus
 from ..core.models import Application, AppStatus, Presence, PresenceSubscription, Token, User
 from .interface import DuplicateError, RetryableError
 from .schema import (
@@ -89,7 +90,7 @@ def app_field_value(name: str, value: Any) -> Any:
     return value
 
 
-def _app_from_row(row: Mapping[str, Any]) -> Application:
+def _app_from_row(row: Mapping[Any, Any]) -> Application:
     values = dict(row)
     for name in _TUPLE_FIELDS:
         values[name] = tuple(orjson.loads(values[name]))
@@ -112,9 +113,11 @@ def _event_row(app_id: str, ev: Event, now: float) -> dict[str, Any]:
     }
 
 
-def _message_from_row(row: Mapping[str, Any]) -> Message:
+def _message_from_row(row: Mapping[Any, Any]) -> Message:
     values = dict(row)
     values["failed"] = tuple(orjson.loads(values["failed"]))
+    values["direction"] = Direction(values["direction"])
+    values["status"] = MessageStatus(values["status"])
     return Message(**values)
 
 
@@ -122,7 +125,7 @@ _USER_FIELDS = frozenset(f.name for f in dataclasses.fields(User))
 _MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Message))
 
 
-def _user_from_row(row: Mapping[str, Any]) -> User:
+def _user_from_row(row: Mapping[Any, Any]) -> User:
     return User(**{k: v for k, v in row.items() if k in _USER_FIELDS})
 
 
@@ -502,19 +505,19 @@ class SqlTx:
                 priority=Priority(r["priority"]),
                 enqueued_at=r["enqueued_at"],
                 merge_key=r["merge_key"],
-                receipt=None if r["receipt"] is None else orjson.loads(r["receipt"]),
+                receipt=None if r["receipt"] is None else Receipt(**orjson.loads(r["receipt"])),
             )
             for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()
         ]
 
-    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, dict[str, Any]]]:
+    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, Receipt]]:
         """Removes undelivered message events queued before the cutoff; returns (app, receipt)."""
         c = queue.c
         cond = sa.and_(c.receipt.is_not(None), c.enqueued_at < enqueued_before)
         rows = (await self._conn.execute(sa.select(c.position, c.app_id, c.receipt).where(cond))).all()
         if rows:
             await self._conn.execute(queue.delete().where(c.position.in_([r[0] for r in rows])))
-        return [(r[1], orjson.loads(r[2])) for r in rows]
+        return [(r[1], Receipt(**orjson.loads(r[2]))) for r in rows]
 
     async def discard_queued(self, app_id: str) -> None:
         await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
@@ -589,6 +592,8 @@ class SqlTx:
     async def add_message(self, m: Message) -> None:
         values = {f: getattr(m, f) for f in _MESSAGE_FIELDS}  # not asdict: it deep-copies every value
         values["failed"] = orjson.dumps(list(m.failed)).decode()
+        values["direction"] = m.direction.value  # drivers bind plain str, not its Enum subclass
+        values["status"] = m.status.value
         await self._insert(messages, values)
 
     async def get_message(self, conv_id: str, n: int) -> Message | None:
@@ -606,8 +611,10 @@ class SqlTx:
         stmt = stmt.order_by(c.n.desc()).limit(limit)
         return [_message_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
 
-    async def update_message(self, conv_id: str, n: int, *, status: str, failed: Sequence[str]) -> None:
-        values = {"b_conv": conv_id, "b_n": n, "status": status}
+    async def update_message(
+        self, conv_id: str, n: int, *, status: MessageStatus, failed: Sequence[str]
+    ) -> None:
+        values = {"b_conv": conv_id, "b_n": n, "status": status.value}
         await self._run(MESSAGE_UPDATE, {**values, "failed": orjson.dumps(list(failed)).decode()})
 
     async def prune_batches(self, app_id: str, below: int) -> None:

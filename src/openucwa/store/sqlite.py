@@ -16,7 +16,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -92,9 +92,9 @@ _COMPILED: dict[tuple[sa.Executable, tuple[str, ...]], _Compiled] = {}
 
 
 def _compile(stmt: sa.Executable, keys: tuple[str, ...]) -> _Compiled:
-    compiled = stmt.compile(dialect=_DIALECT, column_keys=list(keys))
+    compiled = cast(sa.ClauseElement, stmt).compile(dialect=_DIALECT, column_keys=list(keys))
     constants = {k: v for k, v in compiled.params.items() if k not in keys and v is not None}
-    columns = compiled._result_columns  # the names and types SQLAlchemy itself would use
+    columns = compiled._result_columns or []  # the names and types SQLAlchemy itself would use
     names = tuple(c.keyname for c in columns)
     procs = tuple(c.type._cached_result_processor(_DIALECT, None) for c in columns)
     entry = _COMPILED[(stmt, keys)] = (str(compiled), constants, names, procs)
@@ -216,7 +216,7 @@ class SqliteTx(SqlTx):
     """
 
     def __init__(self, conn: _OnLoop, raw: sqlite3.Connection, apps: _AppCache) -> None:
-        super().__init__(conn)  # type: ignore[arg-type]
+        super().__init__(conn)  # type: ignore[arg-type]  # _OnLoop offers the AsyncConnection calls SqlTx makes
         self._raw = raw
         self._apps = apps
         self._read: dict[str, set[int]] = {}  # positions queued_events returned, per application
@@ -299,6 +299,8 @@ class SqliteStore(SqlStore):
     ``_on_begin``) and SQLAlchemy then ends it, so both agree on its state.
     """
 
+    _lock: asyncio.Lock  # always present here: one writer, so every unit takes it
+
     def __init__(self, engine: sa.Engine) -> None:
         self.sync_engine = engine
         self._lock = asyncio.Lock()
@@ -371,7 +373,7 @@ class SqliteStore(SqlStore):
         self._rollback_all()
         _tell(waiting, sa.exc.OperationalError("COMMIT", None, why))
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlTx]:  # type: ignore[override]
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlTx]:  # type: ignore[override]  # same contract, a class not a generator
         return _Unit(self)
 
     def _flush(self) -> None:

@@ -6,7 +6,7 @@ present follows SPEC §3.7: a link is there only when its operation works now.
 
 from __future__ import annotations
 
-from ..hal import Json, link, resource
+from ..hal import Json, Link, link, resource
 from ..links import AppLinks
 from ..models import Application, User
 from .people import people as people_hub
@@ -16,7 +16,7 @@ PUT_KEY_VALUE = "please pass this in a PUT request"
 
 def me(app: Application, user: User) -> Json:
     a = AppLinks(app.id)
-    links: dict[str, object] = {}
+    links: dict[str, Link | None] = {}
     if app.available:
         links["presence"] = link(a.presence())
         links["note"] = link(a.note())
@@ -25,7 +25,7 @@ def me(app: Application, user: User) -> Json:
     else:
         links["makeMeAvailable"] = link(a.make_me_available())
     links["photo"] = link(a.photo(user.uri))  # uploaded, else generated initials (SPEC §11.8)
-    props = {
+    props: Json = {
         "name": user.name,
         "uri": f"sip:{user.uri}",
         "emailAddresses": [user.email] if user.email else None,
@@ -35,7 +35,7 @@ def me(app: Application, user: User) -> Json:
         "officeLocation": user.office,
         "workPhoneNumber": user.work_phone,
     }
-    return resource("me", a.me(), props, links)  # type: ignore[arg-type]
+    return resource("me", a.me(), props, links)
 
 
 def people(app: Application) -> Json:
@@ -58,7 +58,7 @@ def communication(app: Application) -> Json:
 
 
 def policies(app: Application, *, html_messaging: bool) -> Json:
-    props = {
+    props: Json = {
         "htmlMessaging": "Enabled" if html_messaging else "Disabled",
         "photos": "Enabled",
         "emoticons": "Disabled",
@@ -68,7 +68,7 @@ def policies(app: Application, *, html_messaging: bool) -> Json:
 
 def application(app: Application, user: User) -> Json:
     a = AppLinks(app.id)
-    props = {
+    props: Json = {
         "culture": app.culture,
         "userAgent": app.user_agent,
         "type": app.type,
@@ -82,7 +82,7 @@ def application(app: Application, user: User) -> Json:
         "events": link(a.events(app.lowest_batch)),
     }
     embedded = {"me": me(app, user), "people": people(app), "communication": communication(app)}
-    return resource("application", a.application(), props, links, embedded)  # type: ignore[arg-type]
+    return resource("application", a.application(), props, links, embedded)
 
 
 def conversations(app: Application, hrefs: list[str]) -> Json:

@@ -52,8 +52,7 @@ def routes(rt: Runtime) -> list[Route]:
         _check_version(request, 2)
         data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.create_application(data)
-        if any(p and p.lower() in cmd.user_agent.lower() for p in rt.settings.user_agent_denylist):
-            raise UcwaError(errors.USER_AGENT_NOT_ALLOWED)
+        commands.user_agent_allowed(cmd, rt.settings.user_agent_denylist)
         user = await user_record(request)
         app, is_new = await actions.create(rt.services, user, cmd)
         headers = {"Set-Cookie": _photo_cookie(request, app)}

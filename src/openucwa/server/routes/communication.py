@@ -6,16 +6,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...actions import messaging as actions
+from ...actions import conversations as reads
+from ...actions import invitations, leaving, messages
 from ...core import commands, errors
-from ...core import conversation as res
-from ...core.conversation import ConvView
+from ...core.conversation import ConvView, InvitationKind
 from ...core.errors import UcwaError
 from ...core.links import APPLICATIONS
 from ...core.resources import application as app_res
+from ...core.resources import conversation as res
 from ..http import (
     created,
-    decode_text,
     empty_input,
     json_input,
     json_response,
@@ -32,7 +32,6 @@ A = APPLICATIONS + "/{app_id}"
 INV = A + "/communication/messagingInvitations/{inv_id}"
 C = A + "/communication/conversations/{conv_id}"
 PINV = A + "/communication/participantInvitations/{inv_id}"
-OPERATION_NAMES = ("operationid", "operationcontext")
 HISTORY_PAGE = 50
 
 
@@ -41,49 +40,50 @@ def routes(rt: Runtime) -> list[Route]:
         return request.path_params["app_id"], current_user(request)
 
     async def view(request: Request) -> ConvView:
-        return await actions.read(rt.services, *ids(request), request.path_params["conv_id"])
+        return await reads.read(rt.services, *ids(request), request.path_params["conv_id"])
 
     async def start_messaging(request: Request) -> Response:
+        app_id, user = ids(request)
         data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
-        return created(await actions.start_messaging(rt.services, *ids(request), data))
+        cmd = commands.start_messaging(data, sender=user)
+        return created(await invitations.start_messaging(rt.services, app_id, user, cmd))
 
     async def get_invitation(request: Request) -> Response:
-        body = await actions.invitation(
-            rt.services, *ids(request), request.path_params["inv_id"], "messaging"
+        body = await reads.invitation(
+            rt.services, *ids(request), request.path_params["inv_id"], InvitationKind.MESSAGING
         )
         return json_response(body, request=request)
 
     async def add_participant(request: Request) -> Response:
-        q = query(request)
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), q)
-        conv_id = commands.fold(q).get("conversation")
-        if not conv_id:
-            raise errors.invalid({"conversation": "Required"}, "Use the conversation's addParticipant link.")
-        return created(await actions.add_participant(rt.services, *ids(request), conv_id, data))
+        app_id, user = ids(request)
+        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        cmd = commands.add_participant(data, sender=user)
+        return created(await invitations.add_participant(rt.services, app_id, user, cmd))
 
     async def get_participant_invitation(request: Request) -> Response:
-        body = await actions.invitation(
-            rt.services, *ids(request), request.path_params["inv_id"], "participant"
+        body = await reads.invitation(
+            rt.services, *ids(request), request.path_params["inv_id"], InvitationKind.PARTICIPANT
         )
         return json_response(body, request=request)
 
     async def cancel_participant(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
-        await actions.cancel_participant(rt.services, *ids(request), request.path_params["inv_id"])
+        await invitations.cancel_participant(rt.services, *ids(request), request.path_params["inv_id"])
         return no_content()
 
     async def accept(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
-        await actions.accept(rt.services, *ids(request), request.path_params["inv_id"])
+        await invitations.accept(rt.services, *ids(request), request.path_params["inv_id"])
         return no_content()
 
     async def decline(request: Request) -> Response:
         data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
-        await actions.decline(rt.services, *ids(request), request.path_params["inv_id"], data)
+        cmd = commands.decline(data)
+        await invitations.decline(rt.services, *ids(request), request.path_params["inv_id"], cmd)
         return no_content()
 
     async def conversations(request: Request) -> Response:
-        app, views = await actions.conversations(rt.services, *ids(request))
+        app, views = await reads.conversations(rt.services, *ids(request))
         return json_response(
             app_res.conversations(app, [v.links.conversation() for v in views]), request=request
         )
@@ -93,11 +93,11 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def stop(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
-        await actions.stop(rt.services, *ids(request), request.path_params["conv_id"])
+        await leaving.stop(rt.services, *ids(request), request.path_params["conv_id"])
         return no_content()
 
     async def delete_conversation(request: Request) -> Response:
-        await actions.stop(rt.services, *ids(request), request.path_params["conv_id"])
+        await leaving.stop(rt.services, *ids(request), request.path_params["conv_id"])
         return no_content()
 
     async def participants(request: Request) -> Response:
@@ -123,30 +123,17 @@ def routes(rt: Runtime) -> list[Route]:
         return json_response(res.messaging(await view(request)), request=request)
 
     async def send_message(request: Request) -> Response:
-        app_id, user = ids(request)
-        conv_id = request.path_params["conv_id"]
         raw = await read_body(request, rt.settings.max_body_bytes)
-        if len(raw) > rt.settings.max_message_bytes:
-            raise UcwaError(
-                errors.ENTITY_TOO_LARGE, f"A message may hold at most {rt.settings.max_message_bytes} bytes."
-            )
         kind, charset = media_type(request)
-        if kind not in ("text/plain", "text/html"):
-            raise UcwaError(errors.UNSUPPORTED_MEDIA_TYPE, "Messages are text/plain or text/html.")
-        text = decode_text(raw, charset)
-        if not text:
-            raise errors.invalid({"message": "Required"}, "The message is empty.")
-        q = commands.fold(query(request))
-        operation_id = next((q[n] for n in OPERATION_NAMES if q.get(n)), None)
-        if operation_id is not None and len(operation_id) > 50:
-            raise errors.invalid({"operationId": "TooLong"})
-        location = await actions.send_message(rt.services, app_id, user, conv_id, text, kind, operation_id)
+        cmd = commands.send_message(
+            raw, kind, charset, query(request), max_bytes=rt.settings.max_message_bytes
+        )
+        conv_id = request.path_params["conv_id"]
+        location = await messages.send_message(rt.services, *ids(request), conv_id, cmd)
         return created(location)
 
     async def list_messages(request: Request) -> Response:
-        v, msgs = await actions.messages(
-            rt.services, *ids(request), request.path_params["conv_id"], None, 1000
-        )
+        v, msgs = await reads.messages(rt.services, *ids(request), request.path_params["conv_id"], None, 1000)
         return json_response(res.messages(v, sorted(m.n for m in msgs)), request=request)
 
     async def get_message(request: Request) -> Response:
@@ -154,12 +141,12 @@ def routes(rt: Runtime) -> list[Route]:
             n = int(request.path_params["n"])
         except ValueError:
             raise UcwaError(errors.NOT_FOUND, "The message does not exist.") from None
-        body = await actions.message(rt.services, *ids(request), request.path_params["conv_id"], n)
+        body = await reads.message(rt.services, *ids(request), request.path_params["conv_id"], n)
         return json_response(body, request=request)
 
     async def typing(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
-        await actions.set_typing(rt.services, *ids(request), request.path_params["conv_id"])
+        await messages.set_typing(rt.services, *ids(request), request.path_params["conv_id"])
         return no_content()
 
     async def typing_participants(request: Request) -> Response:
@@ -172,7 +159,7 @@ def routes(rt: Runtime) -> list[Route]:
         q = commands.fold(query(request))
         before = commands.integer(q, "before", minimum=1)
         limit = min(commands.integer(q, "limit", minimum=1) or HISTORY_PAGE, 200)
-        v, msgs = await actions.messages(
+        v, msgs = await reads.messages(
             rt.services, *ids(request), request.path_params["conv_id"], before, limit
         )
         return json_response(res.history(v, msgs, limit), request=request)
