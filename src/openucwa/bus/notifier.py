@@ -13,15 +13,16 @@ one small entry per request actually pending.
 Why callbacks and one shared timer rather than a future, a task or a loop timer per waiter: a node
 holds thousands of idle P-GETs, and whatever each one owns is paid for as long as it is held
 (bench/idle_pgets.py; a uvloop timer alone is about 0.5 KB). The deadlines live in one heap served by
-a single loop timer. A discarded waiter's heap entry stays until it comes due or the heap is
+a single timer of the node's clock. A discarded waiter's heap entry stays until it comes due or the heap is
 compacted, but it no longer references the wake callback (nor, through it, the request).
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Callable
+
+from ..clock import Clock, Timer
 
 Wake = Callable[[bool], object]
 """Called once: True when the application moved (or on ``notify_all``), False at the deadline."""
@@ -43,13 +44,14 @@ class Waiter:
 
 
 class Notifier:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or Clock()
         self._versions: dict[str, int] = {}
         # app id → its live waiters; no entry for an application nobody awaits.
         self._waiters: dict[str, list[Waiter]] = {}
         self._deadlines: list[Waiter] = []  # heap by ``when``, stale entries included
         self._live = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Timer | None = None
         self._timer_at = 0.0
 
     def notify(self, app_id: str, version: int) -> None:
@@ -90,8 +92,7 @@ class Notifier:
         from now. None (and nothing registered) when it already has passed it."""
         if self._versions.get(app_id, -1) > after:
             return None
-        loop = asyncio.get_running_loop()
-        w = Waiter(app_id, after, loop.time() + within, wake)
+        w = Waiter(app_id, after, self._clock() + within, wake)
         waiters = self._waiters.get(app_id)
         if waiters is None:
             self._waiters[app_id] = [w]
@@ -100,7 +101,7 @@ class Notifier:
         self._live += 1
         heapq.heappush(self._deadlines, w)
         if self._timer is None or w.when < self._timer_at:
-            self._arm(loop)
+            self._arm()
         return w
 
     def discard(self, waiter: Waiter) -> None:
@@ -131,7 +132,7 @@ class Notifier:
             self._deadlines = [w for w in self._deadlines if w.wake is not None]
             heapq.heapify(self._deadlines)
 
-    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _arm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -139,12 +140,11 @@ class Notifier:
             heapq.heappop(self._deadlines)
         if self._deadlines:
             self._timer_at = self._deadlines[0].when
-            self._timer = loop.call_at(self._timer_at, self._expire)
+            self._timer = self._clock.call_at(self._timer_at, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._clock()
         deadlines = self._deadlines
         try:
             while deadlines and deadlines[0].when <= now:
@@ -158,4 +158,4 @@ class Notifier:
                     waiters.remove(w)
                 self._fire(w, False)
         finally:  # a failing wake must not leave the other deadlines without a timer
-            self._arm(loop)
+            self._arm()

@@ -15,6 +15,7 @@ from ..actions.services import Services
 from ..bus.interface import Bus
 from ..bus.local import LocalBus
 from ..bus.notifier import Notifier
+from ..clock import Clock
 from ..config import Settings
 from ..core.errors import UcwaError
 from ..store import open_store
@@ -39,11 +40,12 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, settings.data_dir)
         try:
-            notifier = Notifier()
+            clock = Clock()
+            notifier = Notifier(clock)
             bus = _bus(settings, notifier)
             await bus.start()
             try:
-                rt.start(Services(store=store, bus=bus, notifier=notifier, settings=settings))
+                rt.start(Services(store=store, bus=bus, notifier=notifier, settings=settings, clock=clock))
                 reaper = asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")
                 try:
                     yield

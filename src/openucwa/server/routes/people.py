@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from email.utils import formatdate
 from urllib.parse import urlencode
 
@@ -12,6 +11,7 @@ from starlette.routing import Route
 
 from ...actions import applications as apps
 from ...actions import people, subscriptions
+from ...actions.services import Services
 from ...core import commands
 from ...core.links import APPLICATIONS
 from ...core.resources import people as res
@@ -26,7 +26,9 @@ PHOTO_TTL = 24 * 3600  # Expires: clients may reuse a photo for a day (SPEC §11
 
 
 def routes(rt: Runtime) -> list[Route]:
-    svc = lambda: rt.services  # noqa: E731 - services exist only once the lifespan started
+    def svc() -> Services:
+        """Services exist only once the lifespan started, after the routes were built."""
+        return rt.services
 
     async def hub(request: Request) -> Response:
         app = await apps.get(svc(), request.path_params["app_id"], current_user(request))
@@ -83,7 +85,7 @@ def routes(rt: Runtime) -> list[Route]:
         headers = {
             "ETag": f'"{tag}"',
             "Cache-Control": "private",
-            "Expires": formatdate(time.time() + PHOTO_TTL, usegmt=True),
+            "Expires": formatdate(svc().clock() + PHOTO_TTL, usegmt=True),
         }
         if etag_matches(request.headers.get("if-none-match"), tag):
             return Response(status_code=304, headers=headers)
