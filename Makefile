@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install run test lint format bench clean browser
+.PHONY: install run test lint typecheck unasync format bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,12 +22,20 @@ run: $(STAMP)
 	$(BIN)/openucwa serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard bench)
-	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests scripts $(wildcard bench)
+	$(BIN)/ruff format --check src tests scripts $(wildcard bench)
+	$(BIN)/python scripts/unasync.py --check
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The blocking SDK client is generated from the asyncio one; `lint` fails when they drift.
+unasync: $(STAMP)
+	$(BIN)/python scripts/unasync.py
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests scripts bench
+	$(BIN)/ruff check --fix src tests scripts bench
 
 # Browser tests drive Debian's Chromium (browser downloads are impossible here); installed when
 # missing and we are root, otherwise those tests skip with the reason.
@@ -36,7 +44,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: browser tests will be skipped"; }
 
-test: $(STAMP) lint browser
+test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

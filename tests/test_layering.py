@@ -3,7 +3,11 @@
 * ``openucwa.core`` is pure: it imports nothing of openucwa outside core and no I/O library.
 * ``openucwa.server`` speaks HTTP only: never a store backend, Redis or SQLAlchemy; only
   ``server/app.py`` may open the store, and only through ``openucwa.store.open_store``.
-* ``openucwa.client`` (the SDK) never imports the server, the store or the bus.
+* ``openucwa.client`` (the SDK) never imports the server, the store, the bus, the actions or the
+  CLI, nor the CLI's libraries (typer, rich, subprocess): it depends on httpx and core only.
+* ``openucwa.actions`` (use cases) reach storage only through ``store.interface`` and never the
+  HTTP edge, the SDK, the CLI, Redis or SQLAlchemy.
+* ``openucwa.store`` never imports the bus, the actions, the server, the SDK or the CLI.
 * ``import openucwa`` (and the CLI module behind ``openucwa --help``) loads nothing heavy.
 * No import cycles among openucwa modules at module level.
 
@@ -33,7 +37,6 @@ IO_LIBRARIES = frozenset(
         "httpx",
         "redis",
         "asyncpg",
-        "aiosqlite",
         "uvicorn",
         "asyncio",
         "anyio",
@@ -47,8 +50,31 @@ SERVER_FORBIDDEN = (
     "redis",
     "sqlalchemy",
 )
-CLIENT_FORBIDDEN = ("openucwa.server", "openucwa.store", "openucwa.bus")
-HEAVY = ("starlette", "sqlalchemy", "httpx", "redis", "uvicorn", "asyncpg", "aiosqlite")
+CLIENT_FORBIDDEN = (
+    "openucwa.server",
+    "openucwa.store",
+    "openucwa.bus",
+    "openucwa.actions",
+    "openucwa.cli",
+    "typer",
+    "rich",
+    "subprocess",
+)
+ACTIONS_FORBIDDEN = (
+    "openucwa.server",
+    "openucwa.client",
+    "openucwa.cli",
+    "openucwa.store.sql",
+    "openucwa.store.sqlite",
+    "openucwa.store.postgres",
+    "openucwa.bus.redis",
+    "redis",
+    "sqlalchemy",
+    "starlette",
+    "httpx",
+)
+STORE_FORBIDDEN = ("openucwa.bus", "openucwa.actions", "openucwa.server", "openucwa.client", "openucwa.cli")
+HEAVY = ("starlette", "sqlalchemy", "httpx", "redis", "uvicorn", "asyncpg")
 
 
 @dataclass(frozen=True)
@@ -182,6 +208,30 @@ def client_violations(module: Module, known: Mapping[str, Module]) -> list[str]:
     ]
 
 
+def actions_violations(module: Module, known: Mapping[str, Module]) -> list[str]:
+    if not _within(module.name, "openucwa.actions"):
+        return []
+    out = []
+    for imp in imports_of(module, known):
+        if any(_within(imp.module, f) for f in ACTIONS_FORBIDDEN):
+            out.append(
+                f"{module.name}:{imp.line} imports {imp.module} (use cases stay behind the interfaces)"
+            )
+        elif imp.module == "openucwa.store" and imp.names:
+            out.append(f"{module.name}:{imp.line} imports {imp.module} (use store.interface)")
+    return out
+
+
+def store_violations(module: Module, known: Mapping[str, Module]) -> list[str]:
+    if not _within(module.name, "openucwa.store"):
+        return []
+    return [
+        f"{module.name}:{imp.line} imports {imp.module} (storage knows only core)"
+        for imp in imports_of(module, known)
+        if any(_within(imp.module, f) for f in STORE_FORBIDDEN)
+    ]
+
+
 def import_graph(modules: Mapping[str, Module]) -> dict[str, set[str]]:
     """Module-level edges between openucwa modules (deferred imports inside functions do not count)."""
     graph: dict[str, set[str]] = {name: set() for name in modules}
@@ -251,7 +301,13 @@ def heavy_after_import(statement: str, pythonpath: Path = SRC) -> list[str]:
 # -- the real tree -----------------------------------------------------------------------------------
 
 MODULES = load_modules()
-RULES = {"core": core_violations, "server": server_violations, "client": client_violations}
+RULES = {
+    "core": core_violations,
+    "server": server_violations,
+    "client": client_violations,
+    "actions": actions_violations,
+    "store": store_violations,
+}
 
 
 def test_the_tree_was_found() -> None:
@@ -327,6 +383,17 @@ def _synthetic(name: str, source: str, is_package: bool = False) -> tuple[Module
         ("client", "openucwa.client.x", "import openucwa.store", 1),
         ("client", "openucwa.client.x", "def f():\n    from openucwa.bus.notifier import Notifier", 1),
         ("client", "openucwa.client.x", "import httpx\nfrom ..core import links", 0),
+        ("client", "openucwa.client.x", "import typer", 1),
+        ("client", "openucwa.client.x", "def f():\n    import subprocess", 1),
+        ("client", "openucwa.client.x", "from ..cli import output", 1),
+        ("actions", "openucwa.actions.x", "from ..store.sql import SqlStore", 1),
+        ("actions", "openucwa.actions.x", "from ..server.http import query", 1),
+        ("actions", "openucwa.actions.x", "import sqlalchemy as sa", 1),
+        ("actions", "openucwa.actions.x", "from ..store import open_store", 1),
+        ("actions", "openucwa.actions.x", "from ..store.interface import Tx\nfrom ..core import errors", 0),
+        ("store", "openucwa.store.x", "from ..bus.notifier import Notifier", 1),
+        ("store", "openucwa.store.x", "from ..actions import users", 1),
+        ("store", "openucwa.store.x", "import sqlalchemy as sa\nfrom ..core.models import User", 0),
     ],
 )
 def test_rule_self_check(rule: str, name: str, source: str, violations: int) -> None:

@@ -1,13 +1,13 @@
 """The client side of the ``openucwa`` command line: login, send, listen, chat, presence, contacts, search.
 
-Imported by ``openucwa.cli`` at start-up, so this module imports only typer at module level; the SDK
-(httpx) and rich are imported inside the commands.
+Imported by ``openucwa.cli`` at start-up, so this module imports only typer (and the SDK's error
+classes, which import nothing) at module level; the SDK's sessions (httpx) and rich are imported
+inside the commands.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -18,36 +18,28 @@ from typing import Annotated, Any
 
 import typer
 
+from .output import BAD_RESPONSE, NOT_SIGNED_IN, emit, exit_code, fail
+
 JsonOut = Annotated[bool, typer.Option("--json", help="One JSON object per line, for programs.")]
 PRESENCE_STATES = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offline")
 USER_AGENT = "openucwa-cli"
 
 
-def fail(message: str, code: int = 1) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
-
-
-def emit(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 @contextmanager
 def errors(json_out: bool = False, **context: Any) -> Iterator[None]:
     """SDK errors become one ``error:`` line and the error's exit code (and a JSON line with --json)."""
-    from .errors import UcwaClientError
+    from ..client.errors import UcwaClientError
 
     try:
         yield
     except UcwaClientError as exc:
         if json_out:
             emit({**context, "ok": False, "error": type(exc).__name__, "message": exc.message})
-        fail(exc.message, exc.exit_code)
+        fail(exc.message, exit_code(exc))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # bad input or a malformed answer
         if json_out:
             emit({**context, "ok": False, "error": type(exc).__name__, "message": str(exc)})
-        fail(f"unexpected input or response: {type(exc).__name__}: {exc}", 5)
+        fail(f"unexpected input or response: {type(exc).__name__}: {exc}", BAD_RESPONSE)
 
 
 def open_session(kind: str = "sync", **kw: Any) -> Any:
@@ -56,12 +48,11 @@ def open_session(kind: str = "sync", **kw: Any) -> Any:
 
     creds = credentials.load()
     if not creds:
-        fail("not signed in: run `openucwa login SERVER --user USER` first", 3)
-        raise AssertionError
-    if kind == "sync":
-        from .sync_client import Session as cls
-    else:
-        from .async_client import AsyncSession as cls  # type: ignore[assignment]
+        fail("not signed in: run `openucwa login SERVER --user USER` first", NOT_SIGNED_IN)
+    from ..client.async_client import AsyncSession
+    from ..client.sync_client import Session
+
+    cls: type[Session | AsyncSession] = Session if kind == "sync" else AsyncSession
     session = cls(
         creds["server"],
         creds["user"],
@@ -71,7 +62,6 @@ def open_session(kind: str = "sync", **kw: Any) -> Any:
         user_agent=USER_AGENT,
         **kw,
     )
-    session._creds = creds  # type: ignore[attr-defined]
     return session
 
 
@@ -79,8 +69,8 @@ def remember_token(session: Any) -> None:
     """Store a token the SDK renewed (with OPENUCWA_PASSWORD) in place of the stored one."""
     from . import credentials
 
-    creds = session._creds
-    if session.token and session.token != creds.get("token"):
+    creds = credentials.load()
+    if creds and session.token and session.token != creds.get("token"):
         credentials.save({**creds, "token": session.token, "user_href": session.user_href})
 
 
@@ -99,8 +89,8 @@ def login(
     user: Annotated[str, typer.Option("--user", "-u", help="Your sign-in address, e.g. lenea@contoso.com.")],
 ) -> None:
     """Sign in and store the token in the config directory (password: prompt or OPENUCWA_PASSWORD)."""
+    from ..client.sync_client import Session
     from . import credentials
-    from .sync_client import Session
 
     password = os.environ.get("OPENUCWA_PASSWORD") or typer.prompt("Password", hide_input=True)
     session = Session(server, user, password, user_agent=USER_AGENT)
@@ -151,7 +141,7 @@ def run_reply_command(command: str, note: Any) -> str:
         )
     except subprocess.TimeoutExpired:
         return "(the reply command timed out)"
-    out = r.stdout.strip()
+    out: str = r.stdout.strip()
     if r.returncode != 0 and not out:
         out = f"(the reply command failed with exit code {r.returncode})"
     return out
@@ -168,8 +158,8 @@ def listen(
     from rich.console import Console
     from rich.markup import escape
 
-    from .errors import DeliveryError
-    from .models import ConversationEnded, IncomingInvitation, IncomingMessage
+    from ..client.errors import DeliveryError
+    from ..client.models import ConversationEnded, IncomingInvitation, IncomingMessage
 
     console = Console(highlight=False)
     sigterm_as_interrupt()
@@ -246,9 +236,9 @@ async def _chat(to: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from .errors import DeliveryError
-    from .flows import sip
-    from .models import ConversationEnded, IncomingMessage, Typing
+    from ..client.errors import DeliveryError
+    from ..client.flows import sip
+    from ..client.models import ConversationEnded, IncomingMessage, Typing
 
     peer = sip(to)
     console = Console(highlight=False)
@@ -313,8 +303,8 @@ async def show_history(session: Any, peer: str, console: Any) -> None:
     """The server's history of the conversation when it offers one, else what this session saw."""
     from rich.markup import escape
 
-    from .errors import NotOffered
-    from .models import message_text
+    from ..client.errors import NotOffered
+    from ..client.models import message_text
 
     conv = session.core.state.find(peer)
     if conv is None:

@@ -1,4 +1,4 @@
-"""The ``openucwa`` command: serve, manage users, seed demo data.
+"""The operator side of the ``openucwa`` command: serve, users, contacts, photos, demo data.
 
 Each command imports what it needs inside its body, so ``openucwa --help`` stays fast and the
 client commands never pull in the server. Errors print one line and exit non-zero.
@@ -10,11 +10,13 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
+
+from .output import fail
 
 app = typer.Typer(
     help="OpenUCWA: a self-hosted UCWA 2.0 server, SDK and CLI.",
@@ -39,17 +41,12 @@ DEMO_USERS = (
 )
 
 
-def fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(1)
-
-
-def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    from .actions.users import UserError
-    from .config import SettingsError
+def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    from ..actions.users import UserError
+    from ..config import SettingsError
 
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return asyncio.run(coro_fn())
     except (UserError, SettingsError) as exc:
         fail(str(exc))
     except OSError as exc:
@@ -60,11 +57,11 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 @asynccontextmanager
 async def services(data_dir: str, database_url: str | None) -> AsyncIterator[Any]:
     """A store-only Services for operator commands (no server, in-process bus)."""
-    from .actions.services import Services
-    from .bus.local import LocalBus
-    from .bus.notifier import Notifier
-    from .config import from_env
-    from .store import open_store
+    from ..actions.services import Services
+    from ..bus.local import LocalBus
+    from ..bus.notifier import Notifier
+    from ..config import from_env
+    from ..store import open_store
 
     settings = from_env(data_dir=data_dir, database_url=database_url)
     try:
@@ -135,9 +132,9 @@ def serve(
     """Run the UCWA server."""
     import uvicorn
 
-    from .config import SettingsError, from_env
-    from .server.app import create_app
-    from .server.protocol import JoinedWritesProtocol
+    from ..config import SettingsError, from_env
+    from ..server.app import create_app
+    from ..server.protocol import JoinedWritesProtocol
 
     try:
         settings = from_env(
@@ -187,7 +184,7 @@ def user_add(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user account."""
-    from .actions import users
+    from ..actions import users
 
     pw = read_password(password)
 
@@ -205,7 +202,7 @@ def user_list(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) ->
     from rich.console import Console
     from rich.table import Table
 
-    from .actions import users
+    from ..actions import users
 
     async def go() -> list[Any]:
         async with services(data_dir, database_url) as svc:
@@ -225,7 +222,7 @@ def user_remove(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Remove a user account and its tokens."""
-    from .actions import users
+    from ..actions import users
 
     async def go() -> None:
         async with services(data_dir, database_url) as svc:
@@ -243,7 +240,7 @@ def user_passwd(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Set a user's password."""
-    from .actions import users
+    from ..actions import users
 
     pw = read_password(password)
 
@@ -263,8 +260,8 @@ def user_photo(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Set a user's photo (JPEG), served to everyone who sees the user."""
-    from .actions import people
-    from .actions.users import UserError
+    from ..actions import people
+    from ..actions.users import UserError
 
     try:
         with open(file, "rb") as fh:
@@ -297,7 +294,7 @@ def contact_add(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add a contact to a user's contact list (a new group name creates the group)."""
-    from .actions import people
+    from ..actions import people
 
     async def go() -> str:
         async with services(data_dir, database_url) as svc:
@@ -316,7 +313,7 @@ def contact_remove(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Remove a contact from one group of a user's contact list, or from all of them."""
-    from .actions import people
+    from ..actions import people
 
     async def go() -> int:
         async with services(data_dir, database_url) as svc:
@@ -336,7 +333,7 @@ def contact_list(
     from rich.console import Console
     from rich.table import Table
 
-    from .actions import people
+    from ..actions import people
 
     async def go() -> list[Any]:
         async with services(data_dir, database_url) as svc:
@@ -352,7 +349,7 @@ def contact_list(
 @app.command()
 def demo(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None:
     """Create the demo users (once) and print how to sign in."""
-    from .actions import users
+    from ..actions import users
 
     async def go() -> None:
         async with services(data_dir, database_url) as svc:
@@ -370,12 +367,3 @@ def demo(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None
         "  e.g. curl -d 'grant_type=password&username=toshm@contoso.com&password=toshm-password' "
         "http://127.0.0.1:8080/WebTicket/oauthtoken"
     )
-
-
-from .client.commands import register as _register_client_commands  # noqa: E402
-
-_register_client_commands(app)  # login, send, listen, chat, presence, contacts, search
-
-
-def main() -> None:
-    app()

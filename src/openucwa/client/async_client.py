@@ -3,18 +3,20 @@
 One P-GET at a time: whoever needs events takes the pump lock and runs the P-GET; the others find
 the entries it recorded when they get the lock. Handlers run outside the lock, so a handler may
 itself send and wait for delivery.
+
+The blocking ``Session`` (``sync_client.py``) is generated from this file by ``scripts/unasync.py``
+(``make test`` fails when the two drift): edit this one, then run ``make unasync``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
+from . import _async_io as io
 from .base import SessionBase
 from .errors import NetworkError, TimedOut
 from .flows import Await, Contact, Entry, Flow, Sleep
@@ -30,7 +32,7 @@ class AsyncSession(SessionBase):
         transport = kw.pop("transport", None)
         super().__init__(server, username, password, **kw)
         self._http = httpx.AsyncClient(transport=transport, follow_redirects=False)
-        self._pump_lock = asyncio.Lock()
+        self._pump_lock = io.Lock()
 
     # -- the driver -----------------------------------------------------------------------------------
 
@@ -45,7 +47,7 @@ class AsyncSession(SessionBase):
                 else:
                     step = flow.send(result)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return cast(T, stop.value)  # a Flow[T] returns a T
 
     async def _do(self, step: Any) -> Any:
         if isinstance(step, httpx.Request):
@@ -56,29 +58,35 @@ class AsyncSession(SessionBase):
             except httpx.TransportError as exc:
                 raise NetworkError(f"{step.url.host}: {exc or type(exc).__name__}") from exc
         if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
+            await io.sleep(step.seconds)
             return None
         if isinstance(step, Await):
             try:
-                return await asyncio.wait_for(self._await(step.cursor), step.timeout)
+                return await io.wait_for(self._await(step.cursor, step.timeout), step.timeout)
             except TimeoutError:
                 return [], step.cursor
         raise TypeError(f"unknown flow instruction {step!r}")
 
-    async def _await(self, cursor: int) -> tuple[list[Entry], int]:
+    async def _await(self, cursor: int, wait: float | None = None) -> tuple[list[Entry], int]:
+        """Entries after ``cursor``, pumping the channel until some arrive or ``wait`` seconds pass."""
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
             entries = self.core.entries_since(cursor)
             if entries:
                 return entries, self.core.log_end
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return [], cursor
             async with self._pump_lock:
                 if self.core.entries_since(cursor):
                     continue  # another waiter pumped meanwhile
-                notes = await self.run(self.core.pget())
+                notes = await self.run(self.core.pget(remaining))
             await self._dispatch(notes)
 
-    async def pump(self) -> list[Notification]:
+    async def pump(self, wait: float | None = None) -> list[Notification]:
+        """One P-GET step; notifications go to handlers (and invitations are answered)."""
         async with self._pump_lock:
-            notes = await self.run(self.core.pget())
+            notes = await self.run(self.core.pget(wait))
         await self._dispatch(notes)
         return notes
 
@@ -87,7 +95,7 @@ class AsyncSession(SessionBase):
             if isinstance(note, IncomingInvitation):
                 decision: bool | None = None
                 for fn in self._invitation_handlers:
-                    d = await _call(fn, note)
+                    d = await io.call(fn, note)
                     decision = d if d is not None else decision
                 if decision is None:
                     decision = True if self.auto_accept else None
@@ -95,7 +103,7 @@ class AsyncSession(SessionBase):
                     href = note.accept_href if decision else note.decline_href
                     await self.run(self.core.answer(href, decision))
             for fn in self._handlers_for(note):
-                await _call(fn, note)
+                await io.call(fn, note)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -149,7 +157,7 @@ class AsyncSession(SessionBase):
         while deadline is None or time.monotonic() < deadline:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                entries, cursor = await asyncio.wait_for(self._await(cursor), remaining)
+                entries, cursor = await io.wait_for(self._await(cursor, remaining), remaining)
             except TimeoutError:
                 return
             for e in entries:
@@ -175,10 +183,3 @@ class AsyncSession(SessionBase):
 
     async def contact_presence(self, contact: Contact) -> dict[str, Any]:
         return await self.run(self.core.contact_presence(contact))
-
-
-async def _call(fn: Any, arg: Any) -> Any:
-    result = fn(arg)
-    if inspect.isawaitable(result):
-        result = await result
-    return result

@@ -1,4 +1,4 @@
-"""Errors the SDK raises: one type per outcome a caller (or the CLI's exit code) tells apart."""
+"""Errors the SDK raises: one type per outcome a caller tells apart."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Any
 
 
 class UcwaClientError(Exception):
-    """Base of every SDK error. ``exit_code`` is what the CLI exits with."""
-
-    exit_code = 1
+    """Base of every SDK error."""
 
     def __init__(
         self, message: str, *, status: int | None = None, code: str | None = None, subcode: str | None = None
@@ -23,13 +21,9 @@ class UcwaClientError(Exception):
 class AuthError(UcwaClientError):
     """Bad credentials, or a stored token that expired and no password to renew it."""
 
-    exit_code = 3
-
 
 class NetworkError(UcwaClientError):
     """The server could not be reached (DNS, refused connection, reset, timeout)."""
-
-    exit_code = 4
 
 
 class TimedOut(NetworkError):
@@ -39,55 +33,37 @@ class TimedOut(NetworkError):
 class ProtocolError(UcwaClientError):
     """The server answered something this client did not expect (status, code, subcode kept)."""
 
-    exit_code = 5
-
 
 class NotOffered(UcwaClientError):
     """The server does not offer a link this call follows (e.g. no ``myContacts``)."""
-
-    exit_code = 6
 
 
 class PGetReplaced(UcwaClientError):
     """409 PGetReplaced: another client is reading this application's event channel."""
 
-    exit_code = 7
-
 
 class DeliveryError(UcwaClientError):
     """An invitation or a message failed; ``subcode`` is the server's reason."""
-
-    exit_code = 10
 
 
 class NotFoundError(DeliveryError):
     """The recipient does not exist (DestinationNotFound)."""
 
-    exit_code = 11
-
 
 class Unavailable(DeliveryError):
     """The recipient exists but has no available client (Unreachable)."""
-
-    exit_code = 12
 
 
 class Declined(DeliveryError):
     """The recipient declined the invitation."""
 
-    exit_code = 13
-
 
 class NoAnswer(DeliveryError):
     """Nobody answered the invitation in time, or the message was never fetched (Timeout/Missed)."""
 
-    exit_code = 14
-
 
 class Canceled(DeliveryError):
     """The invitation was cancelled (by us, or the conversation ended)."""
-
-    exit_code = 15
 
 
 _BY_SUBCODE: dict[str, type[DeliveryError]] = {

@@ -323,13 +323,13 @@ class Core:
             assert self.next_href
             read = PGET_READ_TIMEOUT if wait is None else max(0.2, min(wait, PGET_READ_TIMEOUT))
             try:
-                r: httpx.Response = yield from self.call("GET", self.next_href, timeout=read)
+                r: httpx.Response | None = yield from self.call("GET", self.next_href, timeout=read)
             except TimedOut:
                 if wait is not None:
                     return []
-                r = None  # type: ignore[assignment]
+                r = None
             except NetworkError:
-                r = None  # type: ignore[assignment]
+                r = None
             if r is None or r.status_code >= 500:
                 if self.reconnect_window is not None and waited >= self.reconnect_window:
                     raise NetworkError(f"lost the event channel for {waited:.0f} s")

@@ -1,7 +1,9 @@
+# Generated from async_client.py by scripts/unasync.py: edit that file, then run `make unasync`.
 """``Session``: the blocking SDK. It drives the flows of ``flows.py`` with ``httpx.Client``.
 
-Without threads: whoever waits for an event (``send_message`` waiting for delivery, ``listen``)
-runs the P-GET itself; notifications are dispatched to handlers as they arrive.
+One P-GET at a time: whoever needs events takes the pump lock and runs the P-GET; the others find
+the entries it recorded when they get the lock. Handlers run outside the lock, so a handler may
+itself send and wait for delivery.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from . import _sync_io as io
 from .base import SessionBase
 from .errors import NetworkError, TimedOut
 from .flows import Await, Contact, Entry, Flow, Sleep
@@ -21,17 +24,17 @@ T = TypeVar("T")
 
 
 class Session(SessionBase):
-    """A signed-in UCWA application. ``with Session(server, user, password) as s: s.send_message(...)``."""
+    """``with Session(server, user, password) as s: s.send_message(...)``."""
 
     def __init__(self, server: str, username: str, password: str | None = None, **kw: Any) -> None:
         transport = kw.pop("transport", None)
         super().__init__(server, username, password, **kw)
         self._http = httpx.Client(transport=transport, follow_redirects=False)
+        self._pump_lock = io.Lock()
 
     # -- the driver -----------------------------------------------------------------------------------
 
     def run(self, flow: Flow[T]) -> T:
-        """Drive one flow to its end."""
         try:
             step = next(flow)
             while True:
@@ -53,35 +56,52 @@ class Session(SessionBase):
             except httpx.TransportError as exc:
                 raise NetworkError(f"{step.url.host}: {exc or type(exc).__name__}") from exc
         if isinstance(step, Sleep):
-            time.sleep(step.seconds)
+            io.sleep(step.seconds)
             return None
         if isinstance(step, Await):
-            return self._await(step.cursor, step.timeout)
+            try:
+                return io.wait_for(self._await(step.cursor, step.timeout), step.timeout)
+            except TimeoutError:
+                return [], step.cursor
         raise TypeError(f"unknown flow instruction {step!r}")
 
-    def _await(self, cursor: int, timeout: float | None = None) -> tuple[list[Entry], int]:
-        entries = self.core.entries_since(cursor)
-        if not entries:
-            self.pump(timeout)
+    def _await(self, cursor: int, wait: float | None = None) -> tuple[list[Entry], int]:
+        """Entries after ``cursor``, pumping the channel until some arrive or ``wait`` seconds pass."""
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
             entries = self.core.entries_since(cursor)
-        return entries, self.core.log_end
+            if entries:
+                return entries, self.core.log_end
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return [], cursor
+            with self._pump_lock:
+                if self.core.entries_since(cursor):
+                    continue  # another waiter pumped meanwhile
+                notes = self.run(self.core.pget(remaining))
+            self._dispatch(notes)
 
-    def pump(self, timeout: float | None = None) -> list[Notification]:
+    def pump(self, wait: float | None = None) -> list[Notification]:
         """One P-GET step; notifications go to handlers (and invitations are answered)."""
-        notes = self.run(self.core.pget(timeout))
+        with self._pump_lock:
+            notes = self.run(self.core.pget(wait))
+        self._dispatch(notes)
+        return notes
+
+    def _dispatch(self, notes: list[Notification]) -> None:
         for note in notes:
             if isinstance(note, IncomingInvitation):
                 decision: bool | None = None
                 for fn in self._invitation_handlers:
-                    d = fn(note)
+                    d = io.call(fn, note)
                     decision = d if d is not None else decision
                 if decision is None:
                     decision = True if self.auto_accept else None
                 if decision is not None:
-                    self.run(self.core.answer(note.accept_href if decision else note.decline_href, decision))
+                    href = note.accept_href if decision else note.decline_href
+                    self.run(self.core.answer(href, decision))
             for fn in self._handlers_for(note):
-                fn(note)
-        return notes
+                io.call(fn, note)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -102,7 +122,6 @@ class Session(SessionBase):
         self.close()
 
     def sign_in(self) -> str:
-        """Only the token (for ``openucwa login``); no application is created."""
         self.run(self.core.sign_in())
         assert self.core.token
         return self.core.token
@@ -110,7 +129,6 @@ class Session(SessionBase):
     # -- IM ---------------------------------------------------------------------------------------------
 
     def send_message(self, to: str, text: str, **kw: Any) -> str:
-        """Send and (by default) wait until delivered; raises NotFoundError, Declined, NoAnswer, …"""
         return self.run(self.core.send_message(to, text, **kw))
 
     def reply(self, conversation: str, text: str, *, wait: bool = False) -> str:
@@ -132,14 +150,17 @@ class Session(SessionBase):
         return self.run(self.core.history(conversation))
 
     def listen(self, duration: float | None = None) -> Iterator[Notification]:
-        """Notifications as they arrive (invitations already answered per ``auto_accept``/handlers)."""
         cursor = self.core.log_end
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            entries, cursor = self._await(cursor, remaining)
+            try:
+                entries, cursor = io.wait_for(self._await(cursor, remaining), remaining)
+            except TimeoutError:
+                return
             for e in entries:
-                yield from e.notes
+                for note in e.notes:
+                    yield note
 
     # -- presence and people ----------------------------------------------------------------------------
 

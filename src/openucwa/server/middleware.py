@@ -130,7 +130,8 @@ def _unauthorized(challenge: str) -> Response:
 
 
 def current_user(request: Request) -> str:
-    return request.scope[USER_KEY]
+    user: str = request.scope[USER_KEY]  # set by Guard before any route runs
+    return user
 
 
 __all__ = ["TOKEN_PATH", "CaseFoldPaths", "Guard", "current_user", "origin_allowed"]

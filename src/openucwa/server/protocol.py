@@ -56,7 +56,7 @@ class _LazyEvent(asyncio.Event):
 
     def __init__(self) -> None:
         super().__init__()
-        self._waiters = ()  # type: ignore[assignment]
+        self._waiters = ()  # type: ignore[assignment]  # an empty tuple until used: no deque per connection
 
     async def wait(self) -> Literal[True]:
         if isinstance(self._waiters, tuple):
@@ -94,10 +94,10 @@ class JoinedWritesProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pipeline = _LazyPipeline()  # type: ignore[assignment]
+        self.pipeline = _LazyPipeline()  # type: ignore[assignment]  # duck-typed stand-in for uvicorn's deque
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # uvloop's is no subclass
-        super().connection_made(_JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
+        super().connection_made(_JoinedWrites(transport, self.loop))  # type: ignore[arg-type]  # a proxy transport
         writable = _LazyEvent()
         writable.set()  # as FlowControl starts
         self.flow._is_writable_event = writable

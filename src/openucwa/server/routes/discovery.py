@@ -51,7 +51,7 @@ def routes(rt: Runtime) -> list[Route]:
             return _oauth_error("unsupported_grant_type")
         if not grant:
             return _oauth_error("invalid_request")
-        scope = (form.get("scope") or [None])[0]
+        scope = (form.get("scope") or [""])[0]
         if scope not in (None, "", "all"):
             return _oauth_error("invalid_scope")
         username = (form.get("username") or [""])[0]
