@@ -23,10 +23,11 @@ class ManualTimer:
 
 
 class ManualClock(Clock):
-    __slots__ = ("_order", "_timers", "now")
+    __slots__ = ("_order", "_timers", "now", "sleeps_started")
 
     def __init__(self, start: float = 1_000_000.0) -> None:
         self.now = start
+        self.sleeps_started = 0  # how many times someone began to sleep (a loop went round)
         self._timers: list[tuple[float, int, ManualTimer]] = []
         self._order = itertools.count()
 
@@ -39,6 +40,7 @@ class ManualClock(Clock):
         return timer
 
     async def sleep(self, seconds: float) -> None:
+        self.sleeps_started += 1
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.call_at(self.now + seconds, lambda: fut.done() or fut.set_result(None))
         await fut
@@ -52,6 +54,12 @@ class ManualClock(Clock):
                 self.now = max(self.now, when)
                 timer.fn()
         self.now = target
+
+    async def next_sleep(self, started: int) -> None:
+        """Waits (a bounded while) until a sleeper went round its loop once more since ``started``."""
+        async with asyncio.timeout(10):
+            while self.sleeps_started <= started:  # noqa: ASYNC110 - a count, not an event
+                await asyncio.sleep(0)
 
     def pending(self) -> int:
         return sum(1 for _, _, t in self._timers if not t.cancelled)

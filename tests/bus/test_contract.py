@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,6 +38,23 @@ class Node:
 
 
 NodeFactory = Callable[[], Awaitable[Node]]
+_BARRIERS = itertools.count(1)
+
+
+async def _echoes_in(node: Node) -> None:
+    """Every wake published before this call has come back from the bus, if it echoes at all.
+
+    Redis delivers a channel's messages in order, so a marker published straight to the channel
+    (not through the bus, which would also notify locally at once) arrives after all of them.
+    """
+    client = getattr(node.bus, "_client", None)
+    if client is None:  # the local bus notifies synchronously: nothing is on its way
+        return
+    n = next(_BARRIERS)
+    marker = node.wait("barrier", after=n - 1)
+    await asyncio.sleep(0)  # let the waiter register before the marker can arrive
+    await client.publish(node.bus._channel, f"barrier:{n}")
+    assert await asyncio.wait_for(marker, WAKE) is True
 
 
 async def _registered(node: Node, count: int) -> None:
@@ -142,7 +160,7 @@ async def test_publish_of_an_old_version_does_not_wake(make_node: NodeFactory) -
     waiter = node.wait("app", after=5)
     await _registered(node, 1)
     await node.bus.publish("app", 3)
-    await asyncio.sleep(0.3)  # time enough for the wake to come back from Redis too
+    await _echoes_in(node)  # the old version came back from Redis too, and woke nobody
     assert not waiter.done()
     await node.bus.publish("app", 6)
     assert await asyncio.wait_for(waiter, WAKE) is True
@@ -206,7 +224,7 @@ async def test_publish_on_one_node_wakes_a_waiter_on_another(redis_nodes: NodeFa
     # the wake was only "app reached 1": a newer waiter on A still waits for version 2
     later = a.wait("app", after=1)
     await _registered(a, 1)
-    await asyncio.sleep(0.1)
+    await _echoes_in(a)  # nothing published so far is still on its way to A
     assert not later.done()
     await b.bus.publish("app", 2)
     assert await asyncio.wait_for(later, WAKE) is True

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REDIS_URL, redis_unreachable
 
-from .ucwa import events_of, sign_in
+from .ucwa import events_of, sign_in, until_held
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -46,12 +46,6 @@ def _on(node: Any, href: str) -> str:
     return node.base + parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def _until_held(pending: asyncio.Task[httpx.Response]) -> None:
-    """A P-GET is held once its first round committed; give it that moment, and make sure it waits."""
-    await asyncio.sleep(0.5)
-    assert not pending.done(), pending.result().text
-
-
 async def _answer(pending: asyncio.Task[httpx.Response]) -> httpx.Response:
     try:
         return await asyncio.wait_for(pending, 10)
@@ -65,8 +59,8 @@ async def test_an_event_caused_on_node_b_wakes_a_pget_held_on_node_a(two_nodes) 
     events_href = s.url(s.app["_links"]["events"]["href"])
     available = s.app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
     async with httpx.AsyncClient(headers=s.headers, timeout=30) as c:
-        pending = asyncio.create_task(c.get(events_href))
-        await _until_held(pending)
+        pending = asyncio.create_task(c.get(events_href + "&priority=5"))
+        await until_held(c, events_href, 5)
         t0 = time.monotonic()
         # the bearer token lives in the database, so node B honours it for the same application
         r = await c.post(_on(b, available), json={"SupportedModalities": ["Messaging"]})
@@ -84,15 +78,15 @@ async def test_a_pget_sent_to_node_b_replaces_the_one_held_on_node_a(two_nodes) 
     events_href = s.url(s.app["_links"]["events"]["href"])
     available = s.app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
     async with httpx.AsyncClient(headers=s.headers, timeout=30) as c:
-        on_a = asyncio.create_task(c.get(events_href))
-        await _until_held(on_a)
+        on_a = asyncio.create_task(c.get(events_href + "&priority=5"))
+        await until_held(c, events_href, 5)
         t0 = time.monotonic()
-        on_b = asyncio.create_task(c.get(_on(b, events_href)))
+        on_b = asyncio.create_task(c.get(_on(b, events_href) + "&priority=5"))
         replaced = await _answer(on_a)
         elapsed = time.monotonic() - t0
         assert (replaced.status_code, replaced.json()["subcode"]) == (409, "PGetReplaced"), replaced.text
         assert elapsed < CROSS_NODE_WAKE, f"replaced after {elapsed:.1f} s: the wake did not cross nodes"
-        await _until_held(on_b)
+        await until_held(c, _on(b, events_href), 5)
 
         # and the other way round: an event caused on node A wakes the P-GET now held on node B
         t0 = time.monotonic()

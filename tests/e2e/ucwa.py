@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,3 +145,16 @@ def sign_in(base: str, user: str, password: str, endpoint: str = "endpoint-1", *
 def events_of(page: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(sender rel, event type, link rel) in page order."""
     return [(s["rel"], e["type"], e["link"]["rel"]) for s in page.get("sender", []) for e in s["events"]]
+
+
+async def until_held(c: httpx.AsyncClient, href: str, priority: int) -> None:
+    """Until the server holds a P-GET of ``priority``: a probe of lower priority is refused at once
+    (a probe that is not answered was held itself, before the other arrived: it is dropped)."""
+    async with asyncio.timeout(10):
+        while True:
+            probe = asyncio.create_task(c.get(href + f"&priority={priority - 1}"))
+            done, _ = await asyncio.wait({probe}, timeout=0.2)
+            if done and probe.result().status_code == 409:
+                return
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)

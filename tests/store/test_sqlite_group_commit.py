@@ -66,9 +66,12 @@ async def test_a_cancelled_unit_leaves_nothing_open(store: SqliteStore, tmp_path
     db = tmp_path / "openucwa.sqlite3"
     release = asyncio.Event()
 
+    inside = asyncio.Event()
+
     async def slow() -> None:
         async with store.transaction() as tx:
             await tx.add_token(Token("slow", "lenea@contoso.com", NOW))
+            inside.set()
             await release.wait()
 
     async def queued(name: str) -> None:
@@ -76,9 +79,11 @@ async def test_a_cancelled_unit_leaves_nothing_open(store: SqliteStore, tmp_path
             await tx.add_token(Token(name, "lenea@contoso.com", NOW))
 
     first = asyncio.create_task(slow())
-    await asyncio.sleep(0.01)
+    await inside.wait()
     doomed = asyncio.create_task(queued("doomed"))  # waits for the lock behind `slow`
-    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while not store._lock._waiters:  # noqa: ASYNC110 - asyncio.Lock offers no "someone waits" event
+            await asyncio.sleep(0)
     doomed.cancel()
     release.set()
     await first

@@ -1,8 +1,9 @@
 """The only place hrefs are made (SPEC §3.1, §4).
 
 Resources inside an application are path-absolute (``/ucwa/oauth/v1/applications/{app}/…``);
-discovery resources are absolute URLs on the base the request came in on. Routes in the server are
-declared from the same templates, so a link and its route cannot drift apart.
+discovery resources are absolute URLs on the base the request came in on. The server declares its
+routes on the prefixes here (``APPLICATIONS``, the discovery paths); that every href made here is
+served by a route is checked by ``tests/server/test_links_have_routes.py``.
 """
 
 from __future__ import annotations

@@ -33,19 +33,28 @@ def _bus(settings: Settings, notifier: Notifier) -> Bus:
     return LocalBus(notifier)
 
 
-def create_app(settings: Settings) -> Starlette:
+class OpenUcwa(Starlette):
+    """The server's ASGI app, with the node's ``runtime`` typed for in-process tests to inspect."""
+
+    runtime: Runtime
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
+    """``clock`` is for tests that move time by hand; a server runs on real time."""
     rt = Runtime(settings)
+    node_clock = clock or Clock()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings.database_url, settings.data_dir)
         try:
-            clock = Clock()
-            notifier = Notifier(clock)
+            notifier = Notifier(node_clock)
             bus = _bus(settings, notifier)
             await bus.start()
             try:
-                rt.start(Services(store=store, bus=bus, notifier=notifier, settings=settings, clock=clock))
+                rt.start(
+                    Services(store=store, bus=bus, notifier=notifier, settings=settings, clock=node_clock)
+                )
                 reaper = asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")
                 try:
                     yield
@@ -69,7 +78,7 @@ def create_app(settings: Settings) -> Starlette:
         *discovery.routes(rt),
         *xframe.routes(rt),
     ]
-    app = Starlette(
+    app = OpenUcwa(
         routes=all_routes,
         middleware=[Middleware(CaseFoldPaths), Middleware(Guard, runtime=rt)],
         exception_handlers={
@@ -79,4 +88,5 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
+    app.runtime = rt
     return app
