@@ -7,8 +7,10 @@ at fault so a mistyped variable fails at start-up instead of at the first reques
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -25,6 +27,7 @@ class Settings:
     public_base_url: str | None = None
     behind_proxy: bool = False
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     token_lifetime: int = 8 * 3600
     app_idle_timeout: int = 15 * 60
     transient_state_timeout: int = 5 * 60
@@ -94,3 +97,38 @@ def validate(s: Settings) -> None:
         raise SettingsError(f"database_url: unsupported scheme in {s.database_url!r}")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"redis_url: unsupported scheme in {s.redis_url!r}")
+    if s.public_base_url and not _web_url(s.public_base_url, path_allowed=True):
+        raise SettingsError(
+            f"public_base_url: expected http(s)://host[:port][/path], got {s.public_base_url!r}"
+        )
+    for origin in s.allowed_origins:
+        if origin != "*" and not _web_url(origin, path_allowed=False):
+            raise SettingsError(f"allowed_origins: expected scheme://host[:port] or *, got {origin!r}")
+    for host in s.allowed_hosts:
+        if not _HOST_NAME.match(host):
+            raise SettingsError(f"allowed_hosts: expected a host name, got {host!r}")
+
+
+_HOST_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
+
+
+def _web_url(value: str, *, path_allowed: bool) -> bool:
+    """http(s)://host[:port], with nothing a page or a header could be broken out of."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return False
+    del port  # parsed only to reject a malformed one
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    return (
+        parts.scheme in ("http", "https")
+        and bool(_HOST_NAME.match(host))
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+        and (
+            (path_allowed and re.fullmatch(r"[A-Za-z0-9._~/-]*", parts.path) is not None)
+            or parts.path in ("", "/")
+        )
+    )

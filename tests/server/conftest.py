@@ -80,10 +80,10 @@ class AppSession:
         return str(node["_links"][path[-1]]["href"])
 
     async def get(self, href: str, **kw: Any) -> httpx.Response:
-        return await self.http.get(href, headers=self.headers, **kw)
+        return await self.http.get(href, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     async def post(self, href: str, **kw: Any) -> httpx.Response:
-        return await self.http.post(href, headers=self.headers, **kw)
+        return await self.http.post(href, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     async def delete(self, href: str) -> httpx.Response:
         return await self.http.delete(href, headers=self.headers)

@@ -125,6 +125,9 @@ def serve(
     allowed_origin: Annotated[
         list[str] | None, typer.Option(help="Allowed page origin (repeatable).")
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option(help="Host name clients may address the server by (repeatable).")
+    ] = None,
     event_aggregation: Annotated[bool, typer.Option(help="Off: release every event at once (tests).")] = True,
     backlog: Annotated[int, typer.Option(help="Listen backlog for bursts of connecting clients.")] = 4096,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
@@ -146,6 +149,7 @@ def serve(
             public_base_url=public_base_url,
             behind_proxy=behind_proxy or None,
             allowed_origins=tuple(allowed_origin) if allowed_origin else None,
+            allowed_hosts=tuple(allowed_host) if allowed_host else None,
             event_aggregation=None if event_aggregation else False,
         )
     except SettingsError as exc:

@@ -17,7 +17,7 @@ from ..actions import users
 from ..core import errors
 from ..core.errors import UcwaError
 from ..core.links import TOKEN_PATH, UCWA_PREFIX, USER_PATH
-from .base import discovery
+from .base import SCHEMES, discovery, refused_host
 from .errors import error_response
 from .runtime import Runtime
 
@@ -81,12 +81,23 @@ class Guard:
         """
         svc = self.runtime.services
         origin = authorization = None
+        host = forwarded_host = None
+        proto = "http"
         for name, value in scope["headers"]:  # one pass; names are lower-case bytes (ASGI)
             if name == b"authorization":
                 authorization = value.decode("latin-1")
             elif name == b"x-ms-origin":
                 origin = value.decode("latin-1")
+            elif name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"x-forwarded-host" and svc.settings.behind_proxy:
+                forwarded_host = value.decode("latin-1").split(",")[0].strip()
+            elif name == b"x-forwarded-proto" and svc.settings.behind_proxy:
+                proto = value.decode("latin-1").split(",")[0].strip().lower()
         request = Request(scope)
+        link_host = forwarded_host or host  # the one links would be made from (server.base)
+        if proto not in SCHEMES or (link_host is not None and not self.runtime.hosts.allows(link_host)):
+            return error_response(refused_host(), request)  # before any link is made from it
         if origin is not None:
             own = discovery(request, svc.settings).base
             if not origin_allowed(origin, svc.settings.allowed_origins, own):

@@ -7,13 +7,18 @@ from dataclasses import dataclass, field
 from ..actions.services import Services
 from ..actions.users import TokenCache
 from ..config import Settings
+from .base import HostPolicy
 
 
 @dataclass
 class Runtime:
     settings: Settings
     tokens: TokenCache = field(default_factory=TokenCache)
+    hosts: HostPolicy = field(init=False)
     _services: Services | None = None
+
+    def __post_init__(self) -> None:
+        self.hosts = HostPolicy(self.settings)
 
     @property
     def services(self) -> Services:

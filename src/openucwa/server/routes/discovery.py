@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -32,7 +34,7 @@ def routes(rt: Runtime) -> list[Route]:
         d = discovery(request, rt.settings)
         accept = request.headers.get("accept", "")
         if request.scope["path"] == "/" and "text/html" in accept and "json" not in accept:
-            return HTMLResponse(_LANDING.format(root=d.root()))
+            return HTMLResponse(_LANDING.format(root=html.escape(d.root())))
         return json_response(res.root(d, _query(request)), request=request)
 
     async def user(request: Request) -> Response:

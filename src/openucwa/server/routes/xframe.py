@@ -19,7 +19,10 @@ _PLACEHOLDER = "/*ALLOWED_ORIGINS*/[]"
 def render(allowed: tuple[str, ...]) -> str:
     """The page with the allow-list baked in; an empty list means loopback and the page's own origin."""
     page = files("openucwa.web").joinpath("xframe.html").read_text(encoding="utf-8")
-    return page.replace(_PLACEHOLDER, orjson.dumps(list(allowed)).decode())
+    # The origins were validated as scheme://host[:port]; "<" is escaped anyway, so that no value can
+    # close the script element it is written into.
+    literal = orjson.dumps(list(allowed)).decode().replace("<", "\\u003c")
+    return page.replace(_PLACEHOLDER, literal)
 
 
 def routes(rt: Runtime) -> list[Route]:
