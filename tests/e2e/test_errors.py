@@ -51,6 +51,10 @@ def test_bad_bodies(server) -> None:
     r = httpx.post(
         url, headers={**h, "Content-Type": "application/json; charset=latin-9000"}, content=b'{"a":1}'
     )
+    _ucwa_error(r, 415, "UnsupportedMediaType", None)  # a charset the server does not decode
+    r = httpx.post(
+        url, headers={**h, "Content-Type": "application/json; charset=utf-8"}, content=b'{"a":"\xff"}'
+    )
     _ucwa_error(r, 400, "BadRequest", "DeserializationFailure")
 
 

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from ..core import errors
+from ..core import commands, errors
 from ..core import presence as model
 from ..core.errors import UcwaError
 from ..core.hal import Json
@@ -98,10 +98,10 @@ def parse_search(params: Mapping[str, Any]) -> tuple[str, int]:
     raw = folded.get("limit")
     limit = SEARCH_DEFAULT
     if raw not in (None, ""):
-        try:
-            limit = int(str(raw))
-        except ValueError:
-            raise errors.invalid({"limit": "not a number"}) from None
+        parsed = commands.parse_int(raw)
+        if parsed is None:
+            raise errors.invalid({"limit": "not a number"})
+        limit = parsed
         if not 1 <= limit <= SEARCH_MAX:
             raise errors.invalid({"limit": f"between 1 and {SEARCH_MAX}"})
     return query.strip(), limit

@@ -5,6 +5,7 @@ Input names are case-insensitive and enumeration values too (SPEC §3.4); unknow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,16 +62,32 @@ def choice(value: str, allowed: tuple[str, ...], name: str) -> str:
     raise errors.invalid({name: "Invalid"}, f"{name} must be one of {', '.join(allowed)}.")
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
+
+
+def parse_int(value: object) -> int | None:
+    """An integer as clients write one: a JSON number or ASCII decimal digits, within the range of
+    the database's 64-bit columns. Python's ``int()`` would also take fullwidth digits, ``1_000``
+    and surrounding spaces, and numbers no column can hold."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str) and _DECIMAL.fullmatch(value):
+        n = int(value)
+    else:
+        return None
+    return n if INT64_MIN <= n <= INT64_MAX else None
+
+
 def integer(data: Mapping[str, Any], name: str, *, minimum: int | None = None) -> int | None:
     value = data.get(name.lower())
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise errors.invalid({name: "Invalid"}, f"{name} must be an integer.")
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise errors.invalid({name: "Invalid"}, f"{name} must be an integer.") from None
+    n = parse_int(value)
+    if n is None:
+        raise errors.invalid({name: "Invalid"}, f"{name} must be a decimal integer of 64 bits at most.")
     if minimum is not None and n < minimum:
         raise errors.invalid({name: "OutOfRange"}, f"{name} must be at least {minimum}.")
     return n
@@ -271,7 +288,32 @@ def decline(data: Mapping[str, Any]) -> Decline:
     return Decline(everywhere=isinstance(why, str) and why.lower() == "global")
 
 
+# Text charsets of the web that clients really send: UTF-8 and the legacy ones. Python knows many
+# more codecs (unicode_escape, utf-7, rot13, …) that are no text encoding of a web body.
+WEB_CHARSETS = frozenset(
+    {
+        "utf-8",
+        "utf8",
+        "us-ascii",
+        "ascii",
+        "iso-8859-1",
+        "latin1",
+        "latin-1",
+        "iso-8859-15",
+        "windows-1252",
+        "cp1252",
+        "utf-16",
+        "utf-16le",
+        "utf-16be",
+    }
+)
+
+
 def decode_text(raw: bytes, charset: str | None) -> str:
+    if charset is not None and charset.lower() not in WEB_CHARSETS:
+        raise errors.UcwaError(
+            errors.UNSUPPORTED_MEDIA_TYPE, f"The charset {charset[:40]!r} is not accepted."
+        )
     try:
         return raw.decode(charset or "utf-8")
     except (LookupError, UnicodeDecodeError):

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core import errors
-from ..core.commands import decode_text
+from ..core.commands import decode_text, parse_int
 from ..core.errors import UcwaError
 from ..core.hal import etag as compute_etag
 from ..wire import dumps
@@ -43,11 +43,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes ``limit`` (no buffering past it)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise UcwaError(errors.ENTITY_TOO_LARGE, f"The body exceeds {limit} bytes.")
-        except ValueError:
-            raise UcwaError(errors.BAD_REQUEST, "Content-Length is not a number.") from None
+        size = parse_int(declared)
+        if size is None or size < 0:
+            raise UcwaError(errors.BAD_REQUEST, "Content-Length is not a number.")
+        if size > limit:
+            raise UcwaError(errors.ENTITY_TOO_LARGE, f"The body exceeds {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

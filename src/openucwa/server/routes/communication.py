@@ -137,10 +137,9 @@ def routes(rt: Runtime) -> list[Route]:
         return json_response(res.messages(v, sorted(m.n for m in msgs)), request=request)
 
     async def get_message(request: Request) -> Response:
-        try:
-            n = int(request.path_params["n"])
-        except ValueError:
-            raise UcwaError(errors.NOT_FOUND, "The message does not exist.") from None
+        n = commands.parse_int(request.path_params["n"])
+        if n is None:
+            raise UcwaError(errors.NOT_FOUND, "The message does not exist.")
         body = await reads.message(rt.services, *ids(request), request.path_params["conv_id"], n)
         return json_response(body, request=request)
 
