@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from openucwa.client import AuthError, NotOffered, ProtocolError, Session
-from openucwa.client.flows import parse_challenge, root_candidates
-from openucwa.client.models import Event, State
+from openucwa.client import AuthError, NoAnswer, NotOffered, ProtocolError, Session
+from openucwa.client.flows import Await, Core, parse_challenge, root_candidates
+from openucwa.client.models import Conversation, Event, State
 
 BASE = "https://ucwa.example.net"
 APP = "/apps/x1"
@@ -160,3 +160,21 @@ def test_state_tracks_typing_and_ends() -> None:
     assert note.typing and note.who == "Lene"
     (ended,) = st.apply(Event("communication", "https://h/comm", "deleted", "conversation", conv))
     assert ended.conversation == conv and conv not in st.conversations
+
+
+def test_deadlines_follow_the_injected_clock() -> None:
+    now = [1000.0]
+    s = Session(BASE, "toshm@contoso.com", clock=lambda: now[0])
+    s.close()
+    assert s.core.clock() == 1000.0  # the session forwards it to its Core
+    core = Core(BASE, "toshm@contoso.com", token="cwt=t1", clock=lambda: now[0])
+    conv = Conversation(BASE + "/c/1", "sip:lenea@contoso.com", messaging={"sendMessage": BASE + "/c/1/send"})
+    flow = core.post_message(conv, "hi", timeout=60.0)
+    request = next(flow)
+    step = flow.send(httpx.Response(201, headers={"Location": "/c/1/m/1"}, request=request))
+    assert step == Await(0, 60.0)
+    now[0] += 30.0
+    assert flow.send(([], 0)) == Await(0, 30.0)
+    now[0] += 31.0  # past the deadline: no answer, without anyone having waited
+    with pytest.raises(NoAnswer, match="not confirmed within 60 s"):
+        flow.send(([], 0))

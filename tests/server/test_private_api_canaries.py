@@ -1,7 +1,7 @@
 """Canaries for the private APIs two hot paths lean on; each fails loudly, naming what moved.
 
 ``server/protocol.py`` subclasses uvicorn's httptools protocol and replaces attributes uvicorn
-sets in its constructor; ``store/sqlite.py`` compiles statements with SQLAlchemy and reads the
+sets in its constructor; ``store/sqlite/statements.py`` compiles statements with SQLAlchemy and reads the
 compiled result columns and type processors SQLAlchemy itself uses. ``pyproject.toml`` caps both
 libraries below the next minor version; before raising a cap, these tests must pass on it.
 """
@@ -20,7 +20,7 @@ from uvicorn.server import ServerState
 
 from openucwa.server.protocol import JoinedWritesProtocol, _LazyPipeline
 from openucwa.store import schema
-from openucwa.store.sqlite import _DIALECT, _compile
+from openucwa.store.sqlite.statements import _DIALECT, _compile
 
 
 def test_uvicorn_protocol_still_has_what_we_replace() -> None:

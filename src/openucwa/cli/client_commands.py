@@ -1,84 +1,23 @@
 """The client side of the ``openucwa`` command line: login, send, listen, chat, presence, contacts, search.
 
-Imported by ``openucwa.cli`` at start-up, so this module imports only typer (and the SDK's error
-classes, which import nothing) at module level; the SDK's sessions (httpx) and rich are imported
-inside the commands.
+Imported by ``openucwa.cli`` at start-up, so this module imports only typer and the CLI's own
+light modules at module level; the SDK's sessions (httpx) and rich are imported inside the
+commands. ``chat`` lives in ``chat.py``; what the commands share (sessions, errors) in ``session.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 
-from .output import BAD_RESPONSE, NOT_SIGNED_IN, emit, exit_code, fail
+from .chat import chat
+from .output import emit, fail
+from .session import USER_AGENT, JsonOut, errors, open_session, remember_token, sigterm_as_interrupt
 
-JsonOut = Annotated[bool, typer.Option("--json", help="One JSON object per line, for programs.")]
 PRESENCE_STATES = ("Online", "Busy", "DoNotDisturb", "BeRightBack", "Away", "Offline")
-USER_AGENT = "openucwa-cli"
-
-
-@contextmanager
-def errors(json_out: bool = False, **context: Any) -> Iterator[None]:
-    """SDK errors become one ``error:`` line and the error's exit code (and a JSON line with --json)."""
-    from ..client.errors import UcwaClientError
-
-    try:
-        yield
-    except UcwaClientError as exc:
-        if json_out:
-            emit({**context, "ok": False, "error": type(exc).__name__, "message": exc.message})
-        fail(exc.message, exit_code(exc))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # bad input or a malformed answer
-        if json_out:
-            emit({**context, "ok": False, "error": type(exc).__name__, "message": str(exc)})
-        fail(f"unexpected input or response: {type(exc).__name__}: {exc}", BAD_RESPONSE)
-
-
-def open_session(kind: str = "sync", **kw: Any) -> Any:
-    """A session from the stored credentials (``openucwa login``); OPENUCWA_PASSWORD renews the token."""
-    from . import credentials
-
-    creds = credentials.load()
-    if not creds:
-        fail("not signed in: run `openucwa login SERVER --user USER` first", NOT_SIGNED_IN)
-    from ..client.async_client import AsyncSession
-    from ..client.sync_client import Session
-
-    cls: type[Session | AsyncSession] = Session if kind == "sync" else AsyncSession
-    session = cls(
-        creds["server"],
-        creds["user"],
-        os.environ.get("OPENUCWA_PASSWORD") or None,
-        token=creds["token"],
-        user_href=creds.get("user_href"),
-        user_agent=USER_AGENT,
-        **kw,
-    )
-    return session
-
-
-def remember_token(session: Any) -> None:
-    """Store a token the SDK renewed (with OPENUCWA_PASSWORD) in place of the stored one."""
-    from . import credentials
-
-    creds = credentials.load()
-    if creds and session.token and session.token != creds.get("token"):
-        credentials.save({**creds, "token": session.token, "user_href": session.user_href})
-
-
-def sigterm_as_interrupt() -> None:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 # -- commands --------------------------------------------------------------------------------------------
@@ -218,107 +157,6 @@ def listen(
         finally:
             session.close()
             remember_token(session)
-
-
-def chat(
-    to: Annotated[str, typer.Argument(help="Who to chat with, e.g. sip:lenea@contoso.com.")],
-) -> None:
-    """Interactive chat: type a line and Enter to send; /history, /quit (or Ctrl-D)."""
-    sigterm_as_interrupt()
-    with errors():
-        try:
-            asyncio.run(_chat(to))
-        except KeyboardInterrupt:
-            pass
-
-
-async def _chat(to: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    from ..client.errors import DeliveryError
-    from ..client.flows import sip
-    from ..client.models import ConversationEnded, IncomingMessage, Typing
-
-    peer = sip(to)
-    console = Console(highlight=False)
-    session = open_session("async", reconnect_window=None)
-    await session.open()
-    try:
-        console.print(
-            f"[dim]chatting with {escape(peer)} as {session.core.username}; "
-            "type a message and press Enter, /history to review, /quit to leave[/dim]"
-        )
-
-        async def incoming() -> None:
-            async for note in session.listen():
-                if isinstance(note, IncomingMessage):
-                    when = note.time.astimezone().strftime("%H:%M") if note.time else "--:--"
-                    who = escape(note.from_name or note.from_uri or "?")
-                    console.print(f"[dim]{when}[/dim] [bold cyan]{who}[/bold cyan]: {escape(note.text)}")
-                elif isinstance(note, Typing) and note.typing:
-                    console.print(f"[dim italic]{escape(note.who or peer)} is typing…[/dim italic]")
-                elif isinstance(note, ConversationEnded) and note.remote_uri == peer:
-                    console.print(f"[dim]{escape(peer)} left the conversation[/dim]")
-
-        reader = asyncio.create_task(incoming())
-        try:
-            while True:
-                line = await asyncio.to_thread(sys.stdin.readline)
-                if not line:
-                    break
-                text = line.rstrip("\n")
-                if not text.strip():
-                    continue
-                if text.strip() == "/quit":
-                    break
-                if text.strip() == "/history":
-                    await show_history(session, peer, console)
-                    continue
-                if reader.done():
-                    reader.result()  # surface the channel's error
-                conv = session.core.state.find(peer)
-                if conv is not None:
-                    await session.set_typing(conv.href)
-                try:
-                    await session.send_message(peer, text)
-                    console.print("[dim]✓ delivered[/dim]")
-                except DeliveryError as exc:
-                    console.print(f"[red]not delivered: {escape(exc.message)}[/red]")
-        finally:
-            reader.cancel()
-            try:
-                await reader
-            except (asyncio.CancelledError, Exception):
-                pass
-    finally:
-        conv = session.core.state.find(peer)
-        if conv is not None:
-            await session.stop(conv.href)
-        await session.close()
-        remember_token(session)
-
-
-async def show_history(session: Any, peer: str, console: Any) -> None:
-    """The server's history of the conversation when it offers one, else what this session saw."""
-    from rich.markup import escape
-
-    from ..client.errors import NotOffered
-    from ..client.models import message_text
-
-    conv = session.core.state.find(peer)
-    if conv is None:
-        console.print("[dim](no conversation yet)[/dim]")
-        return
-    lines: list[tuple[str, str]] = []
-    try:
-        for m in reversed(await session.history(conv.href)):
-            who = "you" if m.get("direction") == "Outgoing" else (conv.remote_name or peer)
-            lines.append((who, message_text(m)))
-    except NotOffered:
-        lines = [("you" if d == "out" else who, said) for d, who, said in conv.history]
-    for who, said in lines:
-        console.print(f"  [bold]{escape(who)}[/bold]: {escape(said)}")
 
 
 def presence(

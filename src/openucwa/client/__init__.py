@@ -1,6 +1,6 @@
 """The OpenUCWA Python SDK: send and receive IMs, presence and people against any UCWA server.
 
-``Session`` (blocking) and ``AsyncSession`` (asyncio) drive the same sans-I/O flows (``flows.py``).
+``Session`` (blocking) and ``AsyncSession`` (asyncio) drive the same sans-I/O flows (``flows``).
 Names are imported lazily (PEP 562) so that the CLI's ``--help`` does not load httpx.
 """
 

@@ -1,4 +1,4 @@
-"""``AsyncSession``: the asyncio SDK. It drives the flows of ``flows.py`` with ``httpx.AsyncClient``.
+"""``AsyncSession``: the asyncio SDK. It drives the sans-I/O flows (``flows``) with ``httpx.AsyncClient``.
 
 One P-GET at a time: whoever needs events takes the pump lock and runs the P-GET; the others find
 the entries it recorded when they get the lock. Handlers run outside the lock, so a handler may

@@ -20,7 +20,7 @@ class SessionBase:
         **options: Any,
     ) -> None:
         """``options`` are ``Core``'s (token, user_href, user_agent, endpoint_id, available,
-        reconnect_window)."""
+        reconnect_window, clock)."""
         self.core = Core(server, username, password, **options)
         self.auto_accept = auto_accept
         self._invitation_handlers: list[Callable[[IncomingInvitation], Any]] = []

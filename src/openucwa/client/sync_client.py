@@ -1,5 +1,5 @@
 # Generated from async_client.py by scripts/unasync.py: edit that file, then run `make unasync`.
-"""``Session``: the blocking SDK. It drives the flows of ``flows.py`` with ``httpx.Client``.
+"""``Session``: the blocking SDK. It drives the sans-I/O flows (``flows``) with ``httpx.Client``.
 
 One P-GET at a time: whoever needs events takes the pump lock and runs the P-GET; the others find
 the entries it recorded when they get the lock. Handlers run outside the lock, so a handler may
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -45,7 +45,7 @@ class Session(SessionBase):
                 else:
                     step = flow.send(result)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return cast(T, stop.value)  # a Flow[T] returns a T
 
     def _do(self, step: Any) -> Any:
         if isinstance(step, httpx.Request):

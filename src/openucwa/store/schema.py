@@ -52,7 +52,7 @@ tokens = sa.Table(
     sa.Index("ix_tokens_expires_at", "expires_at"),
 )
 
-# One column per ``Application`` field; tuples and ``extra`` are JSON text (see sql.py).
+# One column per ``Application`` field; tuples and ``extra`` are JSON text (see sql/rows.py).
 applications = sa.Table(
     "applications",
     metadata,

@@ -1,0 +1,163 @@
+"""Applications and their event channels: queued events, produced batches, versions."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from ...core.events import Event, Priority, Receipt, StoredEvent
+from ...core.models import Application, AppStatus
+from ..schema import applications, batches
+from ..schema import events as queue
+from .base import TxBase
+from .rows import APP_FIELDS, app_from_row, event_row, to_column
+from .statements import (
+    APP_BUMP,
+    APP_BY_ID,
+    APP_BY_ID_LOCKED,
+    APP_UPDATE,
+    BATCH_BODY,
+    BATCHES_PRUNE,
+    EVENT_CONSUMED,
+    EVENTS_QUEUED,
+    insert_statement,
+)
+
+
+class ChannelTx(TxBase):
+    # applications ------------------------------------------------------------------------
+    async def add_application(self, app: Application) -> None:
+        values = {f.name: to_column(f.name, getattr(app, f.name)) for f in dataclasses.fields(app)}
+        await self._insert(applications, values)
+
+    async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
+        stmt = APP_BY_ID_LOCKED if for_update else APP_BY_ID
+        row = (await self._run(stmt, {"b_id": app_id})).mappings().first()
+        return None if row is None else app_from_row(row)
+
+    async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
+        c = applications.c
+        stmt = (
+            sa.select(applications)
+            .where(c.user_uri == user_uri, c.endpoint_id == endpoint_id, c.status == AppStatus.ACTIVE)
+            .order_by(c.created_at.desc(), c.id)
+            .limit(1)
+        )
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else app_from_row(row)
+
+    async def list_applications(
+        self, user_uri: str | None = None, *, active_only: bool = True
+    ) -> list[Application]:
+        c = applications.c
+        stmt = sa.select(applications).order_by(c.created_at, c.id)
+        if user_uri is not None:
+            stmt = stmt.where(c.user_uri == user_uri)
+        if active_only:
+            stmt = stmt.where(c.status == AppStatus.ACTIVE)
+        return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def update_application(self, app_id: str, **fields: Any) -> None:
+        """Raises ValueError for names that are not ``Application`` fields, and for ``id``."""
+        unknown = set(fields) - APP_FIELDS
+        if unknown or "id" in fields:
+            raise ValueError(f"cannot update application fields: {sorted(unknown | (set(fields) & {'id'}))}")
+        if not fields:
+            return
+        values = {k: to_column(k, v) for k, v in fields.items()}
+        values["b_id"] = app_id
+        await self._run(APP_UPDATE, values)
+
+    async def delete_application(self, app_id: str) -> None:
+        await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
+        await self._conn.execute(batches.delete().where(batches.c.app_id == app_id))
+        await self._conn.execute(applications.delete().where(applications.c.id == app_id))
+
+    # event channel -----------------------------------------------------------------------
+    async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
+        """Raises LookupError for an unknown application.
+
+        The version is bumped *before* inserting: the row lock it takes makes concurrent appenders to
+        one application draw positions in commit order, so a queue never gains an older position.
+        """
+        version = await self.bump_version(app_id)
+        if events:
+            await self._run(insert_statement(queue), [event_row(app_id, ev, now) for ev in events])
+        return version
+
+    async def append_events_many(self, batches: Mapping[str, Sequence[Event]], now: float) -> dict[str, int]:
+        """``append_events`` for many applications in two statements per 500 (fan-out to watchers).
+
+        Applications that no longer exist are skipped (absent from the result) rather than failing
+        the change that is being announced.
+        """
+        c = applications.c
+        versions: dict[str, int] = {}
+        ids = sorted(batches)  # one lock order for every fan-out
+        for lo in range(0, len(ids), 500):
+            chunk = ids[lo : lo + 500]
+            stmt = (
+                applications.update()
+                .where(c.id.in_(chunk))
+                .values(version=c.version + 1)
+                .returning(c.id, c.version)
+            )
+            found = {r[0]: int(r[1]) for r in await self._conn.execute(stmt)}
+            versions.update(found)
+            rows = [
+                event_row(app_id, ev, now) for app_id in chunk if app_id in found for ev in batches[app_id]
+            ]
+            if rows:
+                await self._conn.execute(queue.insert(), rows)
+        return versions
+
+    async def bump_version(self, app_id: str) -> int:
+        """Raises LookupError for an unknown application."""
+        version = (await self._run(APP_BUMP, {"b_id": app_id})).scalar_one_or_none()
+        if version is None:
+            raise LookupError(f"no application {app_id!r}")
+        return int(version)
+
+    async def queued_events(self, app_id: str) -> list[StoredEvent]:
+        return [
+            StoredEvent(
+                position=r["position"],
+                sender_rel=r["sender_rel"],
+                sender_href=r["sender_href"],
+                body=orjson.loads(r["body"]),
+                priority=Priority(r["priority"]),
+                enqueued_at=r["enqueued_at"],
+                merge_key=r["merge_key"],
+                receipt=None if r["receipt"] is None else Receipt(**orjson.loads(r["receipt"])),
+            )
+            for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()
+        ]
+
+    async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, Receipt]]:
+        """Removes undelivered message events queued before the cutoff; returns (app, receipt)."""
+        c = queue.c
+        cond = sa.and_(c.receipt.is_not(None), c.enqueued_at < enqueued_before)
+        rows = (await self._conn.execute(sa.select(c.position, c.app_id, c.receipt).where(cond))).all()
+        if rows:
+            await self._conn.execute(queue.delete().where(c.position.in_([r[0] for r in rows])))
+        return [(r[1], Receipt(**orjson.loads(r[2]))) for r in rows]
+
+    async def discard_queued(self, app_id: str) -> None:
+        await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
+
+    async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
+        """Raises DuplicateError when the batch number exists (a batch is produced once)."""
+        await self._insert(batches, {"app_id": app_id, "number": number, "body": body})
+        if positions:
+            await self._run(EVENT_CONSUMED, [{"b_app": app_id, "b_pos": p} for p in positions])
+
+    async def get_batch(self, app_id: str, number: int) -> bytes | None:
+        body = (await self._run(BATCH_BODY, {"b_app": app_id, "b_n": number})).scalar_one_or_none()
+        return None if body is None else bytes(body)
+
+    async def prune_batches(self, app_id: str, below: int) -> None:
+        await self._run(BATCHES_PRUNE, {"b_app": app_id, "b_below": below})

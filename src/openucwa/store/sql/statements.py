@@ -1,0 +1,39 @@
+"""Statements built once, with bind parameters, for the hot paths.
+
+Hot paths run them by identity, so a backend may compile each once (SQLite does, see
+``store/sqlite/statements.py``) instead of rebuilding and re-keying it per call.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..schema import applications, batches, conversations, messages, sessions
+from ..schema import events as queue
+
+_b = sa.bindparam
+_ac = applications.c
+APP_BY_ID = sa.select(applications).where(_ac.id == _b("b_id"))
+APP_BY_ID_LOCKED = APP_BY_ID.with_for_update()  # SQLite ignores it; its store lock serialises
+APP_UPDATE = applications.update().where(_ac.id == _b("b_id"))  # SET from the other parameters
+APP_BUMP = APP_UPDATE.values(version=_ac.version + 1).returning(_ac.version)
+EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(queue.c.position)
+EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
+BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), batches.c.number == _b("b_n"))
+BATCHES_PRUNE = batches.delete().where(batches.c.app_id == _b("b_app"), batches.c.number < _b("b_below"))
+SESSION_ROW = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id"))
+SESSION_LOCK = SESSION_ROW.with_for_update()
+SESSION_TRY_LOCK = SESSION_ROW.with_for_update(skip_locked=True)
+CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
+CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
+SESSION_DOCS = sa.select(conversations.c.doc).where(conversations.c.session_id == _b("b_sid"))
+MESSAGE_GET = sa.select(messages).where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
+MESSAGE_UPDATE = messages.update().where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
+INSERTS: dict[sa.Table, sa.Insert] = {}
+
+
+def insert_statement(table: sa.Table) -> sa.Insert:
+    stmt = INSERTS.get(table)
+    if stmt is None:
+        stmt = INSERTS[table] = table.insert()
+    return stmt

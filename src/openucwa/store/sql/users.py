@@ -1,0 +1,87 @@
+"""Users (with what people search matches against) and their access tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...core.models import Token, User
+from ..schema import tokens, users
+from .base import TxBase
+from .rows import search_key, user_from_row
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class UsersTx(TxBase):
+    # users -------------------------------------------------------------------------------
+    async def add_user(self, user: User) -> None:
+        await self._insert(users, {**dataclasses.asdict(user), "search_key": search_key(user)})
+
+    async def get_user(self, uri: str) -> User | None:
+        row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
+        return None if row is None else user_from_row(row)
+
+    async def list_users(self) -> list[User]:
+        rows = (await self._conn.execute(sa.select(users).order_by(users.c.uri))).mappings()
+        return [user_from_row(r) for r in rows]
+
+    async def set_password(self, uri: str, password_hash: str) -> bool:
+        stmt = users.update().where(users.c.uri == uri).values(password_hash=password_hash)
+        return (await self._conn.execute(stmt)).rowcount > 0
+
+    async def remove_user(self, uri: str) -> bool:
+        # Tokens go with the user through ON DELETE CASCADE.
+        return (await self._conn.execute(users.delete().where(users.c.uri == uri))).rowcount > 0
+
+    async def search_users(self, query: str, limit: int) -> tuple[list[User], bool]:
+        """Case-insensitive substring search, best first: exact uri/e-mail, name prefix, the rest.
+
+        Three tiers, each cut with LIMIT so the database stops early: an exact uri or e-mail is an
+        index lookup, a name prefix is a range of the ``search_key`` index (the key starts with the
+        lower-cased name), and only the plain substring tier scans, stopping at the first
+        ``limit + 1 - found`` hits. A query that matches nothing is therefore the slow case (one
+        scan of a pre-lowered column, no per-row lower()).
+        """
+        q = query.lower()
+        c = users.c
+        want = limit + 1
+        exact = q.removeprefix("sip:")
+        found: list[User] = []
+        seen: set[str] = set()
+
+        async def take(stmt: sa.Select[Any]) -> None:
+            if seen:  # an exact hit must not take a later tier's slot (and hide a real match)
+                stmt = stmt.where(c.uri.not_in(sorted(seen)))
+            for r in (await self._conn.execute(stmt.limit(want - len(found)))).mappings():
+                if r["uri"] not in seen:
+                    seen.add(r["uri"])
+                    found.append(user_from_row(r))
+
+        await take(sa.select(users).where(sa.or_(c.uri == exact, c.email == exact)).order_by(c.uri))
+        prefix = sa.and_(c.search_key >= q, c.search_key < q + "\U0010ffff")
+        if len(found) < want:
+            await take(sa.select(users).where(prefix).order_by(c.search_key))
+        if len(found) < want:
+            esc = _like_escape(q)
+            await take(
+                sa.select(users).where(c.search_key.like("%" + esc + "%", escape="\\"), sa.not_(prefix))
+            )
+        return found[:limit], len(found) > limit
+
+    # tokens ------------------------------------------------------------------------------
+    async def add_token(self, token: Token) -> None:
+        await self._insert(tokens, dataclasses.asdict(token))
+
+    async def get_token(self, token_hash: str) -> Token | None:
+        stmt = sa.select(tokens).where(tokens.c.token_hash == token_hash)
+        row = (await self._conn.execute(stmt)).mappings().first()
+        return None if row is None else Token(**row)
+
+    async def delete_expired_tokens(self, now: float) -> int:
+        """A token is valid while ``now < expires_at``."""
+        return (await self._conn.execute(tokens.delete().where(tokens.c.expires_at <= now))).rowcount
