@@ -21,7 +21,8 @@ def _kind(exc: pytest.ExceptionInfo[UcwaError]) -> errors.ErrorKind:
         (b"hi", "application/json", None, {}, errors.UNSUPPORTED_MEDIA_TYPE),
         (b"", "text/plain", None, {}, errors.PARAMETER_VALIDATION_FAILURE),
         (b"\xff", "text/plain", "utf-8", {}, errors.DESERIALIZATION_FAILURE),
-        (b"hi", "text/plain", "no-such-charset", {}, errors.DESERIALIZATION_FAILURE),
+        (b"hi", "text/plain", "no-such-charset", {}, errors.UNSUPPORTED_MEDIA_TYPE),
+        (b"+2AA-", "text/plain", "utf-7", {}, errors.UNSUPPORTED_MEDIA_TYPE),
         (b"hi", "text/plain", None, {"operationId": "x" * 51}, errors.PARAMETER_VALIDATION_FAILURE),
     ],
 )
