@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from ..core import errors
+from ..core import errors, photo_credential
 from ..core.commands import CreateApplication, MakeMeAvailable
 from ..core.errors import UcwaError
 from ..core.events import Event, Priority
@@ -75,6 +75,16 @@ async def end(u: Unit, app: Application, status: str) -> None:
 async def get(svc: Services, app_id: str, user_uri: str) -> Application:
     async with unit(svc) as u:
         return await load(u, app_id, user_uri)
+
+
+async def photo_owner(svc: Services, app_id: str, credential: str) -> str | None:
+    """Whose photo cookie this is, for this application's photos (core.photo_credential)."""
+    async with svc.store.transaction() as tx:
+        app = await tx.get_application(app_id)
+    if app is None or app.status != AppStatus.ACTIVE:
+        return None
+    ok = photo_credential.valid(credential, app.id, app.user_uri, app.comm_key, svc.clock())
+    return app.user_uri if ok else None
 
 
 @retrying

@@ -23,7 +23,11 @@ from ..core.hal import etag as compute_etag
 from ..wire import dumps
 
 JSON_TYPES = ("application/json", "application/vnd.microsoft.com.ucwa+json")
-UCWA_HEADERS = {"Cache-Control": "no-cache", "X-MS-UcwaVersion": "1.0"}
+# On every response: no content sniffing, no Referer leaking a conversation's href to a link's target.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+# API answers are per user: nothing may keep them (no-store), and the seed's no-cache stays for
+# clients that look for it.
+UCWA_HEADERS = {"Cache-Control": "no-cache, no-store", "X-MS-UcwaVersion": "1.0", **SECURITY_HEADERS}
 _TRAILING_COMMA = re.compile(rb",(\s*[}\]])")
 
 

@@ -13,19 +13,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..actions import users
+from ..actions import applications, users
 from ..core import errors
 from ..core.errors import UcwaError
 from ..core.links import TOKEN_PATH, UCWA_PREFIX, USER_PATH
 from .base import SCHEMES, discovery, refused_host
 from .errors import error_response
+from .http import UCWA_HEADERS
 from .runtime import Runtime
 
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", re.IGNORECASE)
 USER_KEY = "openucwa.user"
 _USER_PATH_LOWER = USER_PATH.lower()
 _UCWA_LOWER = UCWA_PREFIX.lower() + "/"
-_PHOTOS = re.compile(r"^" + re.escape(UCWA_PREFIX.lower()) + r"/applications/[^/]+/photos/[^/]+$")
+_PHOTOS = re.compile(r"^" + re.escape(UCWA_PREFIX.lower()) + r"/applications/(?P<app>[^/]+)/photos/[^/]+$")
 
 
 class CaseFoldPaths:
@@ -123,12 +124,11 @@ class Guard:
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith(users.TOKEN_PREFIX):
             # <img> cannot send Authorization: photos alone also accept the cwt_ucwa cookie that
-            # creating/getting the application set (SPEC §5.6, §11.8).
+            # creating/getting the application set (SPEC §5.6, §11.8), for that application only.
             cookie = request.cookies.get("cwt_ucwa")
-            if not header and cookie and request.method == "GET" and _PHOTOS.search(request.scope["path"]):
-                return await users.verify_token(
-                    self.runtime.services, self.runtime.tokens, users.TOKEN_PREFIX + cookie
-                )
+            photos = _PHOTOS.match(request.scope["path"])
+            if not header and cookie and request.method == "GET" and photos:
+                return await applications.photo_owner(self.runtime.services, photos["app"], cookie)
             return None
         return await users.verify_token(self.runtime.services, self.runtime.tokens, token)
 
@@ -136,7 +136,7 @@ class Guard:
 def _unauthorized(challenge: str) -> Response:
     return Response(
         status_code=401,
-        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-cache", "X-MS-UcwaVersion": "1.0"},
+        headers={"WWW-Authenticate": challenge, **UCWA_HEADERS},
     )
 
 

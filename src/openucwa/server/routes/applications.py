@@ -8,11 +8,13 @@ from starlette.routing import Route
 
 from ...actions import applications as actions
 from ...actions import presence, users
-from ...core import commands, errors
+from ...config import Settings
+from ...core import commands, errors, photo_credential
 from ...core.errors import UcwaError
 from ...core.links import APPLICATIONS, AppLinks
 from ...core.models import Application, User
 from ...core.resources import application as res
+from ..base import base_url
 from ..http import empty_input, json_input, json_response, no_content, query
 from ..middleware import current_user
 from ..runtime import Runtime
@@ -21,12 +23,18 @@ from . import Endpoint, resource, route
 A = APPLICATIONS + "/{app_id}"
 
 
-def _photo_cookie(request: Request, app: Application) -> str:
-    """Lets ``<img>`` fetch photos without an Authorization header (SPEC §5.6)."""
-    token = request.headers.get("authorization", "").partition(" ")[2].strip()
-    value = token.removeprefix(users.TOKEN_PREFIX)
-    secure = "; secure" if request.url.scheme == "https" else ""
-    return f"cwt_ucwa={value}; path={AppLinks(app.id).photos_path()}{secure}; HttpOnly"
+PHOTO_CREDENTIAL_LIFETIME = 3600  # seconds; every application GET and photo fetch renews it
+
+
+def photo_cookie(request: Request, app: Application, settings: Settings, now: float) -> str:
+    """Lets ``<img>`` fetch this application's photos without an Authorization header (SPEC §5.6):
+    a photo-scoped credential, never the bearer token (core.photo_credential)."""
+    expires = int(now) + PHOTO_CREDENTIAL_LIFETIME
+    value = photo_credential.issue(app.id, app.user_uri, app.comm_key, expires)
+    secure = "; Secure" if base_url(request, settings).startswith("https:") else ""
+    path = AppLinks(app.id).photos_path()
+    attributes = f"Path={path}; Max-Age={PHOTO_CREDENTIAL_LIFETIME}{secure}; HttpOnly; SameSite=Strict"
+    return f"cwt_ucwa={value}; {attributes}"
 
 
 def _check_version(request: Request, maximum: float) -> None:
@@ -55,7 +63,7 @@ def routes(rt: Runtime) -> list[Route]:
         commands.user_agent_allowed(cmd, rt.settings.user_agent_denylist)
         user = await user_record(request)
         app, is_new = await actions.create(rt.services, user, cmd)
-        headers = {"Set-Cookie": _photo_cookie(request, app)}
+        headers = {"Set-Cookie": photo_cookie(request, app, rt.settings, rt.services.clock())}
         if is_new:
             headers["Location"] = AppLinks(app.id).application()
         return json_response(
@@ -69,7 +77,7 @@ def routes(rt: Runtime) -> list[Route]:
         return json_response(
             res.application(app, user),
             request=request,
-            headers={"Set-Cookie": _photo_cookie(request, app)},
+            headers={"Set-Cookie": photo_cookie(request, app, rt.settings, rt.services.clock())},
             etag=True,
         )
 

@@ -13,7 +13,7 @@ from ...actions import users
 from ...core.links import ROOT_PATH, TOKEN_PATH, USER_PATH
 from ...core.resources import discovery as res
 from ..base import discovery
-from ..http import form_input, json_response
+from ..http import SECURITY_HEADERS, form_input, json_response
 from ..runtime import Runtime
 from . import route
 
@@ -34,7 +34,7 @@ def routes(rt: Runtime) -> list[Route]:
         d = discovery(request, rt.settings)
         accept = request.headers.get("accept", "")
         if request.scope["path"] == "/" and "text/html" in accept and "json" not in accept:
-            return HTMLResponse(_LANDING.format(root=html.escape(d.root())))
+            return HTMLResponse(_LANDING.format(root=html.escape(d.root())), headers=_LANDING_HEADERS)
         return json_response(res.root(d, _query(request)), request=request)
 
     async def user(request: Request) -> Response:
@@ -79,7 +79,11 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_LANDING_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    **SECURITY_HEADERS,
+}
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", **SECURITY_HEADERS}
 
 
 def _oauth_error(code: str) -> Response:

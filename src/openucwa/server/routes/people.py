@@ -15,7 +15,7 @@ from ...actions.services import Services
 from ...core import commands
 from ...core.links import APPLICATIONS
 from ...core.resources import people as res
-from ..http import etag_matches, json_input, json_response, no_content, query
+from ..http import SECURITY_HEADERS, etag_matches, json_input, json_response, no_content, query
 from ..middleware import current_user
 from ..runtime import Runtime
 from . import resource, route
@@ -85,6 +85,7 @@ def routes(rt: Runtime) -> list[Route]:
         headers = {
             "ETag": f'"{tag}"',
             "Cache-Control": "private",
+            **SECURITY_HEADERS,
             "Expires": formatdate(svc().clock() + PHOTO_TTL, usegmt=True),
         }
         if etag_matches(request.headers.get("if-none-match"), tag):
