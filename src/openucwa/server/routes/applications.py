@@ -23,7 +23,7 @@ from . import Endpoint, resource, route
 A = APPLICATIONS + "/{app_id}"
 
 
-PHOTO_CREDENTIAL_LIFETIME = 3600  # seconds; every application GET and photo fetch renews it
+PHOTO_CREDENTIAL_LIFETIME = 3600  # seconds; creating or getting the application renews it
 
 
 def photo_cookie(request: Request, app: Application, settings: Settings, now: float) -> str:
