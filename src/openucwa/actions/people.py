@@ -7,10 +7,8 @@ these reads only check that the caller owns the application.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from typing import Any
 
-from ..core import commands, errors
+from ..core import errors
 from ..core import presence as model
 from ..core.errors import UcwaError
 from ..core.hal import Json
@@ -22,9 +20,6 @@ from . import access, avatar
 from .services import Services, unit
 from .users import UserError, canonical_uri
 
-SEARCH_DEFAULT = 100
-SEARCH_MAX = 100
-QUERY_MAX = 256
 PINNED = ("pinned", "Pinned Contacts")
 DEFAULT = ("default", "Other Contacts")
 
@@ -87,26 +82,6 @@ async def get_contact_part(svc: Services, app_id: str, caller: str, segment: str
         return res.contact_location(app_id, user.uri, pub.location)
 
 
-def parse_search(params: Mapping[str, Any]) -> tuple[str, int]:
-    """``query`` required (≤256 chars), ``limit`` 1–100 default 100; anything else is a 400."""
-    folded = {str(k).lower(): v for k, v in params.items()}
-    query = folded.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise errors.invalid({"query": "required"}, "A search needs a query.")
-    if len(query) > QUERY_MAX:
-        raise errors.invalid({"query": f"at most {QUERY_MAX} characters"})
-    raw = folded.get("limit")
-    limit = SEARCH_DEFAULT
-    if raw not in (None, ""):
-        parsed = commands.parse_int(raw)
-        if parsed is None:
-            raise errors.invalid({"limit": "not a number"})
-        limit = parsed
-        if not 1 <= limit <= SEARCH_MAX:
-            raise errors.invalid({"limit": f"between 1 and {SEARCH_MAX}"})
-    return query.strip(), limit
-
-
 async def search(svc: Services, app_id: str, caller: str, query: str, limit: int, self_href: str) -> Json:
     async with unit(svc) as u:
         await access.load(u, app_id, caller)
@@ -122,14 +97,6 @@ async def groups_of(tx: Tx, owner: str) -> list[res.Group]:
     """Pinned and default first (they always exist), then the owner's personal groups by name."""
     personal = [res.Group("user", gid, name) for gid, name in await tx.list_contact_groups(owner)]
     return [res.Group("pinned", *PINNED), res.Group("default", *DEFAULT), *personal]
-
-
-def parse_expand(params: Mapping[str, Any]) -> bool:
-    folded = {str(k).lower(): v for k, v in params.items()}
-    raw = str(folded.get("expand", "true")).lower()
-    if raw not in ("true", "false"):
-        raise errors.invalid({"expand": "true or false"})
-    return raw == "true"
 
 
 async def my_contacts(

@@ -7,10 +7,10 @@ user (the sender ``me`` block, Medium, link only).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
-from ..core import commands, errors
+from ..core import errors
 from ..core import presence as model
+from ..core.commands import Publish
 from ..core.errors import UcwaError
 from ..core.events import Event, Priority
 from ..core.hal import Json
@@ -19,9 +19,6 @@ from ..core.models import Application, Presence
 from ..core.resources import application as res
 from . import access, subscriptions
 from .services import Services, Unit, retrying, unit
-
-NOTE_MAX = 512
-LOCATION_MAX = 60
 
 
 async def _available(u: Unit, app_id: str, user_uri: str) -> Application:
@@ -53,20 +50,17 @@ async def _announce(u: Unit, user_uri: str, rel: str) -> None:
 
 
 @retrying
-async def write(svc: Services, app_id: str, user_uri: str, what: str, data: dict[str, Any]) -> None:
-    d = commands.fold(data)
+async def write(svc: Services, app_id: str, user_uri: str, cmd: Publish) -> None:
     async with unit(svc) as u:
         await _available(u, app_id, user_uri)
         pub = await u.tx.get_presence(user_uri)
         new: Presence
-        if what == "presence":
-            value = commands.text(d, "availability", required=False, max_len=50)
-            chosen = commands.publishable_availability(value) if value else None
-            new = replace(pub, availability=chosen, activity=None, last_active=u.now)
-        elif what == "note":
-            new = replace(pub, note=commands.text(d, "message", required=False, max_len=NOTE_MAX))
+        if cmd.what == "presence":
+            new = replace(pub, availability=cmd.value, activity=None, last_active=u.now)
+        elif cmd.what == "note":
+            new = replace(pub, note=cmd.value)
         else:
-            new = replace(pub, location=commands.text(d, "location", required=False, max_len=LOCATION_MAX))
+            new = replace(pub, location=cmd.value)
         if new != pub:
             await u.tx.put_presence(new)
-            await _announce(u, user_uri, what)
+            await _announce(u, user_uri, cmd.what)

@@ -10,11 +10,12 @@ end with their application, on a transient-state reset, at expiry, or on DELETE.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..core import commands, errors
+from ..core import errors
 from ..core import subscriptions as rules
+from ..core.commands import AddMemberships, CreateSubscription
 from ..core.errors import UcwaError
 from ..core.events import Event, Priority
 from ..core.hal import Json
@@ -89,21 +90,17 @@ async def _load_sub(u: Unit, app: Application, sid: str) -> PresenceSubscription
 
 
 @retrying
-async def create(
-    svc: Services, app_id: str, caller: str, data: Mapping[str, Any], group_id: str | None
-) -> tuple[str, Json]:
+async def create(svc: Services, app_id: str, caller: str, cmd: CreateSubscription) -> tuple[str, Json]:
     """POST presenceSubscriptions (ad hoc ``uris``, or a group's members with ``?groupId=``)."""
-    d = commands.fold(data)
-    minutes = rules.duration(d)
+    minutes = cmd.minutes
     async with unit(svc) as u:
         app = await access.load(u, app_id, caller, for_update=True)
-        if group_id is not None:
-            gid = group_id.lower()
+        users: list[str] = list(cmd.uris)
+        if cmd.group_id is not None:
+            gid = cmd.group_id
             if gid not in {g.id for g in await groups_of(u.tx, caller)}:
                 raise UcwaError(errors.NOT_FOUND, "No such group.")
             users = sorted({c.uri for g, c in await u.tx.list_contacts(caller) if g == gid})
-        else:
-            users = rules.uris(d, "uris")
         rules.check_limits(len(await u.tx.list_subscriptions(app.id)) + 1, set(), [])
         sid = svc.random_bytes(4).hex()
         await u.tx.add_subscription(
@@ -133,8 +130,7 @@ async def get(svc: Services, app_id: str, caller: str, sid: str) -> Json:
 
 
 @retrying
-async def extend(svc: Services, app_id: str, caller: str, sid: str, data: Mapping[str, Any]) -> Json:
-    minutes = rules.duration(commands.fold(data))
+async def extend(svc: Services, app_id: str, caller: str, sid: str, minutes: int) -> Json:
     async with unit(svc) as u:
         app = await access.load(u, app_id, caller, for_update=True)
         sub = await _load_sub(u, app, sid)
@@ -182,17 +178,12 @@ async def memberships(svc: Services, app_id: str, caller: str, sid: str | None) 
 
 
 @retrying
-async def add_memberships(
-    svc: Services, app_id: str, caller: str, sid: str | None, data: Mapping[str, Any]
-) -> Json:
+async def add_memberships(svc: Services, app_id: str, caller: str, cmd: AddMemberships) -> Json:
     """POST addToPresenceSubscription ``{"contactUris":[…]}`` → the new memberships."""
-    if sid is None:
-        raise errors.invalid({"presenceSubscriptionId": "required"})
-    users = rules.uris(commands.fold(data), "contactUris")
     async with unit(svc) as u:
         app = await access.load(u, app_id, caller, for_update=True)
-        sub = await _load_sub(u, app, sid)
-        added = await _add_members(u, app, sub.id, users)
+        sub = await _load_sub(u, app, cmd.subscription)
+        added = await _add_members(u, app, sub.id, list(cmd.uris))
         events: list[Event] = []
         for uri in added:
             events += _contact_events(app.id, uri, ["presence"])

@@ -115,9 +115,8 @@ def routes(rt: Runtime) -> list[Route]:
 
         async def post(request: Request) -> Response:
             data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
-            await presence.write(
-                rt.services, request.path_params["app_id"], current_user(request), what, data
-            )
+            cmd = commands.publish(what, data)
+            await presence.write(rt.services, request.path_params["app_id"], current_user(request), cmd)
             return no_content()
 
         return get, post

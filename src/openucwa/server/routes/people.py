@@ -49,7 +49,8 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def search(request: Request) -> Response:
         app_id = request.path_params["app_id"]
-        q, limit = people.parse_search(query(request))
+        found = commands.search(query(request))
+        q, limit = found.query, found.limit
         self_href = f"{res.PeopleLinks(app_id).search()}?{urlencode({'query': q, 'limit': limit})}"
         body = await people.search(svc(), app_id, current_user(request), q, limit, self_href)
         return json_response(body, request=request)
@@ -61,13 +62,13 @@ def routes(rt: Runtime) -> list[Route]:
             svc(),
             request.path_params["app_id"],
             current_user(request),
-            expand=people.parse_expand(params),
+            expand=commands.expand(params),
             group_id=group_id,
         )
         return json_response(body, request=request, etag=True)
 
     async def groups(request: Request) -> Response:
-        expand = people.parse_expand(query(request))
+        expand = commands.expand(query(request))
         body = await people.my_groups(
             svc(), request.path_params["app_id"], current_user(request), expand=expand
         )
@@ -101,8 +102,9 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def subs_post(request: Request) -> Response:
         data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        cmd = commands.create_subscription(data, q(request, "groupId"))
         href, body = await subscriptions.create(
-            svc(), request.path_params["app_id"], current_user(request), data, q(request, "groupId")
+            svc(), request.path_params["app_id"], current_user(request), cmd
         )
         return json_response(body, 201, request=request, headers={"Location": href})
 
@@ -114,7 +116,8 @@ def routes(rt: Runtime) -> list[Route]:
     async def sub_extend(request: Request) -> Response:
         p = request.path_params
         data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
-        body = await subscriptions.extend(svc(), p["app_id"], current_user(request), p["sid"], data)
+        minutes = commands.duration(data)
+        body = await subscriptions.extend(svc(), p["app_id"], current_user(request), p["sid"], minutes)
         return json_response(body, request=request)
 
     async def sub_delete(request: Request) -> Response:
@@ -131,9 +134,9 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def members_post(request: Request) -> Response:
         data = await json_input(request, rt.settings.max_body_bytes)
-        sid = q(request, "presenceSubscriptionId")
+        cmd = commands.add_memberships(data, q(request, "presenceSubscriptionId"))
         body = await subscriptions.add_memberships(
-            svc(), request.path_params["app_id"], current_user(request), sid, data
+            svc(), request.path_params["app_id"], current_user(request), cmd
         )
         return json_response(body, 201, request=request)
 
