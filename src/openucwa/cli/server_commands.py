@@ -44,11 +44,14 @@ DEMO_USERS = (
 def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from ..actions.users import UserError
     from ..config import SettingsError
+    from ..core.errors import UcwaError
 
     try:
         return asyncio.run(coro_fn())
     except (UserError, SettingsError) as exc:
         fail(str(exc))
+    except UcwaError as exc:  # e.g. the server kept the database busy past the store's budget
+        fail(exc.message)
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
     raise AssertionError("unreachable")

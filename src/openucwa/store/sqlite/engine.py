@@ -14,7 +14,9 @@ from .store import SqliteStore
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=5000",
+    # Never wait inside SQLite for a lock another process holds: that wait would block the event
+    # loop, and every request with it. Units retry BEGIN asynchronously instead (SqliteStore.begin).
+    "PRAGMA busy_timeout=0",
     "PRAGMA foreign_keys=ON",
     # SQLite copies the WAL back into the file (and syncs it) inside whichever COMMIT crosses this
     # many pages. Hot pages (queues, application rows) are rewritten constantly, so a checkpoint
@@ -36,9 +38,14 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _on_begin(conn: sa.Connection) -> None:
+    """Transactions SQLAlchemy begins (migrations at start-up, ``run_sync``) may wait a while."""
     raw = conn.connection.dbapi_connection
     if raw is not None and not raw.in_transaction:  # SqliteStore.transaction may have begun it
-        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("PRAGMA busy_timeout=5000")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        finally:
+            raw.execute("PRAGMA busy_timeout=0")
 
 
 def _prepare_parent(path: str) -> Path:

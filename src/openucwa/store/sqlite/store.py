@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ...core import errors
+from ...core.errors import UcwaError
 from ..sql import SqlStore, SqlTx, upgrade
 from .cache import AppCache
 from .tx import OnLoop, SqliteTx
@@ -42,6 +44,29 @@ class SqliteStore(SqlStore):
         self.commits = 0  # how many COMMITs (the group-commit test counts them)
         self._apps = AppCache()
         self._data_version: int | None = None
+        self.busy_budget = 2.0  # seconds a unit may wait for another process's write lock
+
+    async def begin(self, raw: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, retried without blocking the loop while another process (the CLI, a
+        backup, an operator's sqlite3 shell) holds the write lock; past ``busy_budget`` seconds
+        the request is answered 503 with Retry-After rather than kept waiting."""
+        delay, waited = 0.002, 0.0
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if waited >= self.busy_budget:
+                    raise UcwaError(
+                        errors.SERVICE_UNAVAILABLE,
+                        "The database is busy with another process; try again shortly.",
+                        headers={"Retry-After": "1"},
+                    ) from exc
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.1)
 
     def _connection(self) -> sa.Connection:
         if self._conn is None or self._conn.closed:
@@ -169,7 +194,7 @@ class _Unit:
                 raw.execute("SAVEPOINT unit")
                 self._savepoint = True
             else:
-                raw.execute("BEGIN IMMEDIATE")
+                await s.begin(raw)
                 seen = raw.execute("PRAGMA data_version").fetchone()[0]
                 if seen != s._data_version:  # another connection committed: forget its rows
                     s._apps.clear()
