@@ -34,6 +34,16 @@ class Settings:
     tombstone_lifetime: int = 3600
     max_applications_per_user: int = 10
     max_body_bytes: int = 1024 * 1024
+    # One connection's share of the server (server/limits.py): the head of a request (431 past
+    # either), its request line (414), seconds to send the head and each piece of a body (408),
+    # seconds an idle keep-alive connection stays open, open connections per client address.
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
+    max_request_line: int = 8 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: int = 5
+    max_connections_per_client: int = 1024
     event_aggregation: bool = True
     reaper_interval: float = 5.0
     user_agent_denylist: tuple[str, ...] = ()
@@ -87,7 +97,19 @@ def from_env(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
 
 
 def validate(s: Settings) -> None:
-    positive = ("port", "token_lifetime", "app_idle_timeout", "transient_state_timeout", "max_body_bytes")
+    positive = (
+        "port",
+        "token_lifetime",
+        "app_idle_timeout",
+        "transient_state_timeout",
+        "max_body_bytes",
+        "max_header_bytes",
+        "max_headers",
+        "max_request_line",
+        "header_timeout",
+        "body_timeout",
+        "keep_alive_timeout",
+    )
     for name in positive:
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name}: must be positive, got {getattr(s, name)}")

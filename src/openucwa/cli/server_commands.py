@@ -140,7 +140,7 @@ def serve(
 
     from ..config import SettingsError, from_env
     from ..server.app import create_app
-    from ..server.protocol import JoinedWritesProtocol
+    from ..server.limits import HttpLimits, protocol_class
 
     try:
         settings = from_env(
@@ -171,7 +171,8 @@ def serve(
             port=port,
             backlog=backlog,
             log_level=log_level,
-            http=JoinedWritesProtocol,
+            http=protocol_class(HttpLimits.from_settings(settings)),
+            timeout_keep_alive=settings.keep_alive_timeout,
             proxy_headers=False,  # forwarding headers count only with --behind-proxy (server/base.py)
             loop="uvloop",
             lifespan="on",
