@@ -34,6 +34,15 @@ class Settings:
     tombstone_lifetime: int = 3600
     max_applications_per_user: int = 10
     max_body_bytes: int = 1024 * 1024
+    # Quotas (limits strings, "N/second;M/minute"; empty: none) and the largest event batch: one
+    # user may not fill another's queue, the database or a P-GET answer without bound.
+    message_rate: str = "100/second;3000/minute"
+    message_bytes_rate: str = "16777216/minute"
+    invitation_rate: str = "300/minute"
+    signin_account_failures: str = "10/minute;100/hour"
+    signin_address_failures: str = "100/minute;1000/hour"
+    password_checks: int = 2
+    max_batch_bytes: int = 1024 * 1024
     # One connection's share of the server (server/limits.py): the head of a request (431 past
     # either), its request line (414), seconds to send the head and each piece of a body (408),
     # seconds an idle keep-alive connection stays open, open connections per client address.
@@ -126,11 +135,24 @@ def validate(s: Settings) -> None:
     for origin in s.allowed_origins:
         if origin != "*" and not _web_url(origin, path_allowed=False):
             raise SettingsError(f"allowed_origins: expected scheme://host[:port] or *, got {origin!r}")
+    for name in RATE_SETTINGS:
+        value = getattr(s, name)
+        if value and not _RATE.fullmatch(value):
+            raise SettingsError(f"{name}: expected limits like 20/second;600/minute, got {value!r}")
     for host in s.allowed_hosts:
         if not _HOST_NAME.match(host):
             raise SettingsError(f"allowed_hosts: expected a host name, got {host!r}")
 
 
+RATE_SETTINGS = (
+    "message_rate",
+    "message_bytes_rate",
+    "invitation_rate",
+    "signin_account_failures",
+    "signin_address_failures",
+)
+_ONE_RATE = r"\s*[0-9]+\s*(?:/|per)\s*(?:[0-9]+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
+_RATE = re.compile(rf"{_ONE_RATE}(?:[;,|]{_ONE_RATE})*")
 _HOST_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
 
 

@@ -26,6 +26,7 @@ from tests.manual_clock import ManualClock
 
 BASE = "http://openucwa.test"
 SARA = ("sarad@contoso.com", "Sara Davis", "sara-secret")
+LENE = ("lenea@contoso.com", "Lene Aaling", "lene-secret")
 
 
 @dataclass
@@ -101,11 +102,11 @@ def in_process(tmp_path: Path) -> InProcessFactory:
         store = await open_store(None, str(tmp_path))
         try:
             async with store.transaction() as tx:
-                uri, name, password = SARA
-                if await tx.get_user(uri) is None:  # a second start in one test finds her there
-                    await tx.add_user(
-                        User(uri=uri, name=name, password_hash=hash_password(password), email=uri)
-                    )
+                for uri, name, password in (SARA, LENE):
+                    if await tx.get_user(uri) is None:  # a second start in one test finds them there
+                        await tx.add_user(
+                            User(uri=uri, name=name, password_hash=hash_password(password), email=uri)
+                        )
         finally:
             await store.close()
         clock = ManualClock()

@@ -453,10 +453,24 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
         pragmas = await store.run_sync(
             lambda c: [
                 c.exec_driver_sql(f"PRAGMA {p}").scalar()
-                for p in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys", "wal_autocheckpoint")
+                for p in (
+                    "journal_mode",
+                    "synchronous",
+                    "busy_timeout",
+                    "foreign_keys",
+                    "wal_autocheckpoint",
+                    "journal_size_limit",
+                )
             ]
         )
-        assert pragmas == ["wal", 1, 0, 1, 10000]  # busy: retried off the loop (SqliteStore.begin)
+        assert pragmas == [
+            "wal",
+            1,
+            0,
+            1,
+            10000,
+            64 * 1024 * 1024,
+        ]  # busy: retried off the loop (SqliteStore.begin)
     finally:
         await store.close()
 

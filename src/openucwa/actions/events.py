@@ -10,17 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
+
 from ..core import errors
-from ..core.channel import Produce, Replay, Resync, Wait, acknowledge, decide, merge
+from ..core.channel import Produce, Replay, Resync, Wait, acknowledge, decide, merge, within_bytes
 from ..core.commands import PGet
 from ..core.errors import UcwaError
-from ..core.events import Receipt, page, resync_page
+from ..core.events import Receipt, StoredEvent, page, resync_page
 from ..core.links import AppLinks
 from ..wire import dumps
 from . import access, messages
 from .services import Services, retrying, unit
 
 LEASE_SLACK = 30.0
+
+
+def _size(event: StoredEvent) -> int:
+    return len(orjson.dumps(event.body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +113,10 @@ async def _round(
             return Answer(body)
         assert isinstance(decision, Produce)
         n = decision.number
-        events = merge(queued, svc.settings.event_aggregation) if decision.with_events else []
+        taken = within_bytes(queued, svc.settings.max_batch_bytes, _size) if decision.with_events else []
+        events = merge(taken, svc.settings.event_aggregation)
         body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
-        await u.tx.store_batch(app.id, n, body, [e.position for e in queued] if decision.with_events else [])
+        await u.tx.store_batch(app.id, n, body, [e.position for e in taken])
         unsettled = await messages.settle_delivered(u, [e.receipt for e in events if e.receipt is not None])
         release.update(next_batch=n + 1, resume_pending=False)
         if decision.resume:

@@ -12,7 +12,7 @@ from ..core.machines.conversation import ConversationState, ConversationTrigger
 from ..core.machines.invitation import INVITATION, InvitationTrigger
 from ..core.machines.messaging import MessagingTrigger
 from ..core.models import Application
-from . import access
+from . import access, quotas
 from .conversations import (
     end_participant_invitation,
     fail,
@@ -31,6 +31,7 @@ from .services import Services, Unit, retrying, unit
 @retrying
 async def start_messaging(svc: Services, app_id: str, user_uri: str, cmd: StartMessaging) -> str:
     """Returns the outgoing invitation's href (the 201's Location)."""
+    await quotas.spend_invitation(svc, user_uri)
     async with unit(svc) as u:
         app = await access.load(u, app_id, user_uri)
         if cmd.thread_id and any(v.thread_id == cmd.thread_id for v in await u.tx.list_conversations(app.id)):
@@ -249,6 +250,7 @@ async def _join_conference(
 @retrying
 async def add_participant(svc: Services, app_id: str, user_uri: str, cmd: AddParticipant) -> str:
     """Returns the participantInvitation's href (the 201's Location)."""
+    await quotas.spend_invitation(svc, user_uri)
     async with unit(svc) as u:
         app = await access.load(u, app_id, user_uri)
         v = await view(u, app, cmd.conversation)

@@ -17,7 +17,7 @@ from ..core.conversation import Direction, Message
 from ..core.events import Receipt
 from ..core.machines.message import MESSAGE, MessageStatus, MessageTrigger
 from ..core.machines.messaging import MessagingState, MessagingTrigger
-from . import access
+from . import access, quotas
 from .conversations import save, view
 from .services import Services, Unit, retrying, unit
 
@@ -27,6 +27,7 @@ _NOT_CONNECTED = "Messaging is not connected."
 @retrying
 async def send_message(svc: Services, app_id: str, user_uri: str, conv_id: str, cmd: SendMessage) -> str:
     """Returns the sender's message href (the 201's Location)."""
+    await quotas.spend_message(svc, user_uri, len(cmd.body.text.encode()))
     async with unit(svc) as u:
         app = await access.load(u, app_id, user_uri)
         v = await view(u, app, conv_id)

@@ -15,6 +15,7 @@ from ..bus.notifier import Notifier
 from ..clock import Clock
 from ..config import Settings
 from ..core.events import Event
+from ..ratelimit import RateLimits
 from ..store.interface import RetryableError, Store, Tx
 
 
@@ -25,6 +26,7 @@ class Services:
     notifier: Notifier
     settings: Settings
     clock: Clock = field(default_factory=Clock)
+    limits: RateLimits = field(default_factory=lambda: RateLimits({}))  # none unless given
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
 
 

@@ -18,7 +18,7 @@ state, the request and ``now``; the store applies what it returns inside one tra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .events import Priority, StoredEvent
@@ -142,3 +142,19 @@ def merge(events: Sequence[StoredEvent], aggregation: bool = True) -> list[Store
         if ev.merge_key is not None:
             last_index[ev.merge_key] = i
     return [ev for i, ev in enumerate(events) if ev.merge_key is None or last_index[ev.merge_key] == i]
+
+
+def within_bytes(
+    events: Sequence[StoredEvent], limit: int, size: Callable[[StoredEvent], int]
+) -> list[StoredEvent]:
+    """The longest prefix of the queue whose events fit in ``limit`` bytes, and never less than one
+    event: a peer that does not poll must not make the next batch unbounded (the rest stays queued
+    for the next P-GET, in order, and nothing is lost)."""
+    if len(events) < 2:
+        return list(events)
+    total = 0
+    for i, ev in enumerate(events):
+        total += size(ev)
+        if total > limit and i > 0:
+            return list(events[:i])
+    return list(events)

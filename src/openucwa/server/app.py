@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from ..actions import lifetime
+from ..actions import lifetime, quotas
 from ..actions.services import Services
 from ..bus.interface import Bus
 from ..bus.local import LocalBus
@@ -18,6 +18,7 @@ from ..bus.notifier import Notifier
 from ..clock import Clock
 from ..config import Settings
 from ..core.errors import UcwaError
+from ..ratelimit import RateLimits
 from ..store import open_store
 from . import errors
 from .middleware import CaseFoldPaths, Guard
@@ -52,9 +53,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
             bus = _bus(settings, notifier)
             await bus.start()
             try:
-                rt.start(
-                    Services(store=store, bus=bus, notifier=notifier, settings=settings, clock=node_clock)
-                )
+                limits = RateLimits(quotas.rules(settings), settings.redis_url)
+                services = Services(store, bus, notifier, settings, clock=node_clock, limits=limits)
+                rt.start(services)
                 reaper = asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")
                 try:
                     yield

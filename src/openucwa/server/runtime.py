@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ..actions.services import Services
@@ -15,10 +16,12 @@ class Runtime:
     settings: Settings
     tokens: TokenCache = field(default_factory=TokenCache)
     hosts: HostPolicy = field(init=False)
+    password_checks: asyncio.Semaphore = field(init=False)  # queued, never more at once
     _services: Services | None = None
 
     def __post_init__(self) -> None:
         self.hosts = HostPolicy(self.settings)
+        self.password_checks = asyncio.Semaphore(max(1, self.settings.password_checks))
 
     @property
     def services(self) -> Services:

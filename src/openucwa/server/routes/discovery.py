@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ...actions import users
+from ...actions import signin
 from ...core.links import ROOT_PATH, TOKEN_PATH, USER_PATH
 from ...core.resources import discovery as res
 from ..base import discovery
@@ -60,7 +60,17 @@ def routes(rt: Runtime) -> list[Route]:
         password = (form.get("password") or [""])[0]
         if not username or not password:
             return _oauth_error("invalid_request")
-        issued = await users.authenticate(rt.services, username, password)
+        try:
+            issued = await signin.password_grant(
+                rt.services, rt.password_checks, username, password, _client_address(request, rt)
+            )
+        except signin.Throttled as exc:
+            return _oauth_error(
+                "temporarily_unavailable",
+                429,
+                {"Retry-After": str(int(exc.retry_after))},
+                "Too many failed sign-ins; try again later.",
+            )
         if issued is None:
             return _oauth_error("invalid_grant")
         body = {
@@ -86,7 +96,22 @@ _LANDING_HEADERS = {
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", **SECURITY_HEADERS}
 
 
-def _oauth_error(code: str) -> Response:
+def _oauth_error(
+    code: str, status: int = 400, headers: dict[str, str] | None = None, description: str | None = None
+) -> Response:
+    body = {"error": code} if description is None else {"error": code, "error_description": description}
     return Response(
-        orjson.dumps({"error": code}), status_code=400, headers=_NO_STORE, media_type="application/json"
+        orjson.dumps(body),
+        status_code=status,
+        headers={**_NO_STORE, **(headers or {})},
+        media_type="application/json",
     )
+
+
+def _client_address(request: Request, rt: Runtime) -> str | None:
+    """Behind a proxy, the first X-Forwarded-For entry; else the peer."""
+    if rt.settings.behind_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client else None
