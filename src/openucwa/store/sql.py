@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import typing
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..core.conversation import ConvView, Message
 from ..core.events import Event, Priority, StoredEvent
-from ..core.models import Application, AppStatus, Presence, PresenceSubscription, Token, User
+from ..core.models import (
+    Application,
+    AppStatus,
+    DistributionGroup,
+    Presence,
+    PresenceSubscription,
+    Token,
+    User,
+)
 from .interface import DuplicateError, RetryableError
 from .schema import (
     applications,
@@ -31,6 +40,9 @@ from .schema import (
     contact_groups,
     contact_members,
     conversations,
+    coordination,
+    distribution_groups,
+    distribution_members,
     messages,
     photos,
     presence,
@@ -191,7 +203,29 @@ class SqlTx:
 
     # users -------------------------------------------------------------------------------
     async def add_user(self, user: User) -> None:
-        await self._insert(users, {**dataclasses.asdict(user), "search_key": search_key(user)})
+        values = {**dataclasses.asdict(user), "search_key": search_key(user)}
+        values["id"] = user.id or uuid.uuid4().hex
+        await self._insert(users, values)
+
+    async def update_user(self, user: User) -> None:
+        values = {**dataclasses.asdict(user), "search_key": search_key(user)}
+        for fixed in ("uri", "id", "generation", "password_hash"):
+            values.pop(fixed)
+        await self._conn.execute(users.update().where(users.c.uri == user.uri).values(**values))
+
+    async def revoke_user(self, uri: str, *, disabled: bool | None = None) -> User | None:
+        values: dict[str, Any] = {"generation": users.c.generation + 1}
+        if disabled is not None:
+            values["disabled"] = disabled
+        stmt = users.update().where(users.c.uri == uri).values(**values)
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            return None
+        await self._conn.execute(tokens.delete().where(tokens.c.user_uri == uri))
+        return await self.get_user(uri)
+
+    async def list_user_states(self, source: str) -> dict[str, bool]:
+        stmt = sa.select(users.c.uri, users.c.disabled).where(users.c.source == source)
+        return {uri: bool(disabled) for uri, disabled in (await self._conn.execute(stmt)).all()}
 
     async def get_user(self, uri: str) -> User | None:
         row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
@@ -202,8 +236,15 @@ class SqlTx:
         return [_user_from_row(r) for r in rows]
 
     async def set_password(self, uri: str, password_hash: str) -> bool:
-        stmt = users.update().where(users.c.uri == uri).values(password_hash=password_hash)
-        return (await self._conn.execute(stmt)).rowcount > 0
+        stmt = (
+            users.update()
+            .where(users.c.uri == uri)
+            .values(password_hash=password_hash, generation=users.c.generation + 1)
+        )
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            return False
+        await self._conn.execute(tokens.delete().where(tokens.c.user_uri == uri))
+        return True
 
     async def remove_user(self, uri: str) -> bool:
         # Tokens go with the user through ON DELETE CASCADE.
@@ -226,6 +267,7 @@ class SqlTx:
         seen: set[str] = set()
 
         async def take(stmt: sa.Select[Any]) -> None:
+            stmt = stmt.where(c.disabled == sa.false())  # people who left are not found
             if seen:  # an exact hit must not take a later tier's slot (and hide a real match)
                 stmt = stmt.where(c.uri.not_in(sorted(seen)))
             for r in (await self._conn.execute(stmt.limit(want - len(found)))).mappings():
@@ -379,9 +421,103 @@ class SqlTx:
         await self._insert(tokens, dataclasses.asdict(token))
 
     async def get_token(self, token_hash: str) -> Token | None:
-        stmt = sa.select(tokens).where(tokens.c.token_hash == token_hash)
+        # Valid only for the account it was issued to, at the generation it was issued at.
+        account = sa.and_(
+            users.c.uri == tokens.c.user_uri,
+            users.c.id == tokens.c.account_id,
+            users.c.generation == tokens.c.generation,
+            users.c.disabled == sa.false(),
+        )
+        stmt = sa.select(tokens).join(users, account).where(tokens.c.token_hash == token_hash)
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else Token(**row)
+
+    # coordination ------------------------------------------------------------------------
+    async def get_counter(self, name: str) -> int:
+        stmt = sa.select(coordination.c.value).where(coordination.c.name == name)
+        value = (await self._conn.execute(stmt)).scalar_one_or_none()
+        return int(value or 0)
+
+    async def bump_counter(self, name: str) -> int:
+        stmt = coordination.update().where(coordination.c.name == name).values(value=coordination.c.value + 1)
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            try:
+                await self._insert(coordination, {"name": name, "value": 1})
+            except DuplicateError:  # another node created it meanwhile
+                await self._conn.execute(stmt)
+        return await self.get_counter(name)
+
+    async def take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
+        c = coordination.c
+        free = sa.or_(c.owner == owner, c.owner.is_(None), c.until.is_(None), c.until <= now)
+        stmt = coordination.update().where(c.name == name, free).values(owner=owner, until=until)
+        if (await self._conn.execute(stmt)).rowcount > 0:
+            return True
+        try:
+            await self._insert(coordination, {"name": name, "value": 0, "owner": owner, "until": until})
+        except DuplicateError:
+            return False
+        return True
+
+    # distribution groups -----------------------------------------------------------------
+    async def replace_distribution_groups(
+        self, groups: Sequence[DistributionGroup], members: Sequence[tuple[str, str]]
+    ) -> None:
+        await self._conn.execute(distribution_members.delete())
+        await self._conn.execute(distribution_groups.delete())
+        if groups:
+            rows = [
+                {**dataclasses.asdict(g), "search_key": "\n".join((g.name, g.uri or "")).lower()}
+                for g in groups
+            ]
+            await self._conn.execute(distribution_groups.insert(), rows)
+        if members:
+            known = sa.select(users.c.uri)
+            present = {u for (u,) in (await self._conn.execute(known)).all()}
+            rows = [{"group_id": g, "user_uri": u} for g, u in members if u in present]
+            if rows:
+                await self._conn.execute(distribution_members.insert(), rows)
+
+    async def get_distribution_group(self, group_id: str) -> DistributionGroup | None:
+        cols = (
+            distribution_groups.c.id,
+            distribution_groups.c.dn,
+            distribution_groups.c.name,
+            distribution_groups.c.uri,
+        )
+        stmt = sa.select(*cols).where(distribution_groups.c.id == group_id)
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else DistributionGroup(*row)
+
+    async def member_groups(self, user_uri: str) -> list[DistributionGroup]:
+        g = distribution_groups.c
+        stmt = (
+            sa.select(g.id, g.dn, g.name, g.uri)
+            .join(distribution_members, distribution_members.c.group_id == g.id)
+            .where(distribution_members.c.user_uri == user_uri)
+            .order_by(g.name, g.id)
+        )
+        return [DistributionGroup(*row) for row in (await self._conn.execute(stmt)).all()]
+
+    async def distribution_group_members(self, group_id: str) -> list[User]:
+        stmt = (
+            sa.select(users)
+            .join(distribution_members, distribution_members.c.user_uri == users.c.uri)
+            .where(distribution_members.c.group_id == group_id, users.c.disabled == sa.false())
+            .order_by(users.c.name, users.c.uri)
+        )
+        return [_user_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def search_distribution_groups(self, query: str, limit: int) -> list[DistributionGroup]:
+        g = distribution_groups.c
+        pattern = "%" + _like_escape(query.lower()) + "%"
+        stmt = (
+            sa.select(g.id, g.dn, g.name, g.uri)
+            .where(g.search_key.like(pattern, escape="\\"))
+            .order_by(g.search_key)
+            .limit(limit)
+        )
+        return [DistributionGroup(*row) for row in (await self._conn.execute(stmt)).all()]
 
     async def delete_expired_tokens(self, now: float) -> int:
         """A token is valid while ``now < expires_at``."""
