@@ -9,13 +9,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..bus.interface import Bus
 from ..bus.notifier import Notifier
 from ..config import Settings
 from ..core.events import Event
 from ..store.interface import RetryableError, Store, Tx
+
+if TYPE_CHECKING:
+    from ..directory.client import Directory
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Services:
     settings: Settings
     clock: Callable[[], float] = time.time
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
+    directory: Directory | None = None  # the company directory, when LDAP_URL is set
 
 
 @dataclass

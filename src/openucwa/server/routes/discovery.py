@@ -10,6 +10,7 @@ from starlette.routing import Route
 from ...actions import users
 from ...core.links import ROOT_PATH, TOKEN_PATH, USER_PATH
 from ...core.resources import discovery as res
+from ...directory.errors import DirectoryUnavailable
 from ..base import discovery
 from ..http import form_input, json_response
 from ..runtime import Runtime
@@ -58,7 +59,10 @@ def routes(rt: Runtime) -> list[Route]:
         password = (form.get("password") or [""])[0]
         if not username or not password:
             return _oauth_error("invalid_request")
-        issued = await users.authenticate(rt.services, username, password)
+        try:
+            issued = await users.authenticate(rt.services, username, password)
+        except DirectoryUnavailable:  # logged by the action; clients retry after a while
+            return _directory_down()
         if issued is None:
             return _oauth_error("invalid_grant")
         body = {
@@ -84,3 +88,18 @@ def _oauth_error(code: str) -> Response:
     return Response(
         orjson.dumps({"error": code}), status_code=400, headers=_NO_STORE, media_type="application/json"
     )
+
+
+DIRECTORY_RETRY_AFTER = 10  # seconds
+
+
+def _directory_down() -> Response:
+    """503 with Retry-After: OAuth's temporarily_unavailable plus the UCWA error fields."""
+    body = {
+        "error": "temporarily_unavailable",
+        "code": "ServiceUnavailable",
+        "subcode": "DirectoryUnavailable",
+        "message": "The company directory cannot be reached; try again shortly.",
+    }
+    headers = {**_NO_STORE, "Retry-After": str(DIRECTORY_RETRY_AFTER)}
+    return Response(orjson.dumps(body), status_code=503, headers=headers, media_type="application/json")
