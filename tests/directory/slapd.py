@@ -33,23 +33,34 @@ PHOTO = base64.b64decode(
 )
 
 _OID = "1.3.6.1.4.1.59999.12"
-_DS = "1.3.6.1.4.1.1466.115.121.1.15"  # directory string
-SCHEMA = f"""dn: cn=adlike,cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: adlike
-olcAttributeTypes: ( {_OID}.1.1 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX {_DS} SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.2 NAME 'userPrincipalName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX {_DS} SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.3 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.4 NAME 'thumbnailPhoto' SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.5 NAME 'memberOf' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
-olcAttributeTypes: ( {_OID}.1.6 NAME 'msRTCSIP-PrimaryUserAddress' EQUALITY caseIgnoreMatch SYNTAX {_DS} SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.7 NAME 'msRTCSIP-UserEnabled' EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.8 NAME 'objectCategory' EQUALITY caseIgnoreMatch SYNTAX {_DS} SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.9 NAME 'company' EQUALITY caseIgnoreMatch SYNTAX {_DS} SINGLE-VALUE )
-olcAttributeTypes: ( {_OID}.1.10 NAME 'department' EQUALITY caseIgnoreMatch SYNTAX {_DS} SINGLE-VALUE )
-olcObjectClasses: ( {_OID}.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL MAY ( sAMAccountName $ userPrincipalName $ userAccountControl $ thumbnailPhoto $ memberOf $ msRTCSIP-PrimaryUserAddress $ msRTCSIP-UserEnabled $ objectCategory $ company $ department ) )
-olcObjectClasses: ( {_OID}.2.2 NAME 'group' SUP groupOfNames STRUCTURAL MAY ( mail $ sAMAccountName $ msRTCSIP-PrimaryUserAddress $ objectCategory ) )
-"""
+_DS = "SYNTAX 1.3.6.1.4.1.1466.115.121.1.15"  # directory string
+_CI = "EQUALITY caseIgnoreMatch"
+_ATTRIBUTES = [
+    f"sAMAccountName' {_CI} SUBSTR caseIgnoreSubstringsMatch {_DS} SINGLE-VALUE",
+    f"userPrincipalName' {_CI} SUBSTR caseIgnoreSubstringsMatch {_DS} SINGLE-VALUE",
+    "userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE",
+    "thumbnailPhoto' SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE",
+    "memberOf' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12",
+    f"msRTCSIP-PrimaryUserAddress' {_CI} {_DS} SINGLE-VALUE",
+    "msRTCSIP-UserEnabled' EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE",
+    f"objectCategory' {_CI} {_DS} SINGLE-VALUE",
+    f"company' {_CI} {_DS} SINGLE-VALUE",
+    f"department' {_CI} {_DS} SINGLE-VALUE",
+]
+_USER_MAY = (
+    "sAMAccountName $ userPrincipalName $ userAccountControl $ thumbnailPhoto $ memberOf $ "
+    "msRTCSIP-PrimaryUserAddress $ msRTCSIP-UserEnabled $ objectCategory $ company $ department"
+)
+_CLASSES = [
+    f"user' SUP inetOrgPerson STRUCTURAL MAY ( {_USER_MAY} )",
+    "group' SUP groupOfNames STRUCTURAL "
+    "MAY ( mail $ sAMAccountName $ msRTCSIP-PrimaryUserAddress $ objectCategory )",
+]
+SCHEMA = (
+    "dn: cn=adlike,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: adlike\n"
+    + "".join(f"olcAttributeTypes: ( {_OID}.1.{i} NAME '{a} )\n" for i, a in enumerate(_ATTRIBUTES, 1))
+    + "".join(f"olcObjectClasses: ( {_OID}.2.{i} NAME '{c} )\n" for i, c in enumerate(_CLASSES, 1))
+)
 
 
 def _config(data_dir: Path) -> str:
@@ -267,7 +278,7 @@ class Slapd:
     def start(self) -> None:
         if not self.port:
             self.port = free_port()
-        log = open(self.root / "slapd.log", "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.root / "slapd.log", "ab")  # handed to the child
         self.proc = subprocess.Popen(
             [SLAPD, "-d", "0", "-h", f"ldap://127.0.0.1:{self.port}/", "-F", str(self.root / "slapd.d")],
             stdout=log,
