@@ -131,6 +131,7 @@ def serve(
     event_aggregation: Annotated[bool, typer.Option(help="Off: release every event at once (tests).")] = True,
     backlog: Annotated[int, typer.Option(help="Listen backlog for bursts of connecting clients.")] = 4096,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ldap_url: Annotated[list[str] | None, typer.Option(help="Company directory URL (repeatable).")] = None,
 ) -> None:
     """Run the UCWA server."""
     import uvicorn
@@ -150,6 +151,7 @@ def serve(
             behind_proxy=behind_proxy or None,
             allowed_origins=tuple(allowed_origin) if allowed_origin else None,
             event_aggregation=None if event_aggregation else False,
+            ldap_url=tuple(ldap_url) if ldap_url else None,
         )
     except SettingsError as exc:
         fail(str(exc))
@@ -375,6 +377,9 @@ def demo(data_dir: DataDir = "./data", database_url: DatabaseUrl = None) -> None
 from .client.commands import register as _register_client_commands  # noqa: E402
 
 _register_client_commands(app)  # login, send, listen, chat, presence, contacts, search
+from .cli_directory import directory_app  # noqa: E402
+
+app.add_typer(directory_app, name="directory")
 
 
 def main() -> None:
