@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -140,10 +141,36 @@ def test_sync_brings_people_and_groups_in_and_keeps_them_current(
     )
     assert [g["name"] for g in searched.json()["_embedded"]["distributionGroup"]] == [f"Outer {tag}"]
 
-    # A change in the directory reaches the contact card on the next scheduled pass.
-    modify(slapd, dns["bob"], title="Controller")
-    bob_href = amy.url(bob["_links"]["self"]["href"])
-    until(lambda: httpx.get(bob_href, headers=amy.headers).json().get("title") == "Controller")
+    # A change in the directory reaches the contact card on the next scheduled pass, and an
+    # application watching Bob hears of it.
+    subs = amy.url(links["presenceSubscriptions"]["href"])
+    made = httpx.post(subs, json={"duration": 11, "uris": [bob["uri"]]}, headers=amy.headers)
+    assert made.status_code == 201, made.text
+    wanted = ("updated", "contact", bob["_links"]["self"]["href"])
+    seen: list[tuple[str, str, str]] = []
+    url = amy.url(amy.app["_links"]["events"]["href"])
+    with ThreadPoolExecutor(1) as pool:
+        for _ in range(10):  # drain: follow `next` until a P-GET is held
+            held = pool.submit(lambda u=url: httpx.get(u, headers=amy.headers, timeout=60))
+            time.sleep(0.5)
+            if not held.done():
+                break
+            url = amy.url(held.result().json()["_links"]["next"]["href"])
+        modify(slapd, dns["bob"], title="Controller")
+        bob_href = amy.url(bob["_links"]["self"]["href"])
+        until(lambda: httpx.get(bob_href, headers=amy.headers).json().get("title") == "Controller")
+        for _ in range(5):
+            page = held.result(timeout=10).json()
+            seen += [
+                (e["type"], e["link"]["rel"], e["link"]["href"])
+                for x in page.get("sender", [])
+                for e in x["events"]
+            ]
+            if wanted in seen:
+                break
+            url = amy.url(page["_links"]["next"]["href"])
+            held = pool.submit(lambda u=url: httpx.get(u, headers=amy.headers, timeout=60))
+    assert wanted in seen, seen
 
     # Someone who leaves is gone from search on the next pass.
     delete(slapd, dns["bob"])
@@ -177,8 +204,19 @@ def test_a_disabled_person_is_signed_out_everywhere_and_shown_offline(
     presence = amy.url(card["_links"]["contactPresence"]["href"])
     assert httpx.get(presence, headers=amy.headers).json()["availability"] == "Online"
 
-    modify(slapd, dns["cyd"], userAccountControl="514")  # ACCOUNTDISABLE
-    until(lambda: httpx.get(srv.base + USER_PATH, headers=cyd.headers).status_code == 401)
+    url = cyd.url(cyd.app["_links"]["events"]["href"])
+    with ThreadPoolExecutor(1) as pool:
+        for _ in range(10):  # follow `next` until a P-GET is held (nothing left to deliver)
+            held = pool.submit(lambda u=url: httpx.get(u, headers=cyd.headers, timeout=60))
+            time.sleep(0.5)
+            if not held.done():
+                break
+            url = cyd.url(held.result().json()["_links"]["next"]["href"])
+        assert not held.done()
+        modify(slapd, dns["cyd"], userAccountControl="514")  # ACCOUNTDISABLE
+        until(lambda: httpx.get(srv.base + USER_PATH, headers=cyd.headers).status_code == 401)
+        # The held P-GET is answered at once too, not at its deadline minutes away.
+        assert held.result(timeout=5).status_code in (401, 404, 410)
     assert httpx.get(cyd.url(cyd.self_href), headers=cyd.headers).status_code == 401
     assert httpx.get(presence, headers=amy.headers).json()["availability"] == "Offline"
     r = httpx.post(

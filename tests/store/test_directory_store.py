@@ -11,7 +11,7 @@ NOW = 1_700_000_000.0
 
 
 def user(uri: str, **kw: object) -> User:
-    return User(uri=uri, name=uri.split("@")[0].title(), password_hash="h", **kw)  # type: ignore[arg-type]
+    return User(uri=uri, name=uri.split("@")[0].title(), password_hash="h", **kw)  # type: ignore[arg-type,unused-ignore]
 
 
 async def _token(store: SqlStore, digest: str, uri: str) -> None:

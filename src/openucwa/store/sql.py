@@ -506,7 +506,7 @@ class SqlTx:
             .where(distribution_members.c.group_id == group_id, users.c.disabled == sa.false())
             .order_by(users.c.name, users.c.uri)
         )
-        return [_user_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+        return [_user_from_row(dict(r)) for r in (await self._conn.execute(stmt)).mappings()]
 
     async def search_distribution_groups(self, query: str, limit: int) -> list[DistributionGroup]:
         g = distribution_groups.c
