@@ -63,3 +63,10 @@ def test_directory_down_then_back(own_slapd: sl.Slapd, directory_server: Any) ->
         assert time.monotonic() < deadline, "the sync did not resume"
         time.sleep(0.2)
     assert grant(srv.base, "toshm@contoso.com", "tosh-ldap").status_code == 200
+
+
+def test_a_refused_service_account_is_a_503_with_the_reason_in_the_log(directory_server: Any) -> None:
+    srv = directory_server(ldap_bind_password="not-the-password")
+    r = grant(srv.base, "toshm@contoso.com", "tosh-ldap")
+    assert r.status_code == 503 and r.headers["retry-after"]
+    assert "service account" in srv.log() and "not-the-password" not in srv.log()

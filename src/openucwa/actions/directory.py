@@ -9,6 +9,7 @@ accounts of people who left or were disabled, so they are signed out everywhere 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -24,8 +25,9 @@ from ..core.models import DistributionGroup, User
 from ..directory.attributes import Person
 from ..directory.client import Directory, DirectoryConfig, DirectoryUnavailable, Group
 from ..directory.login import Login
+from ..store.interface import DuplicateError
 from . import users
-from .services import Services, Unit, unit
+from .services import Services, Unit, retrying, unit
 
 log = logging.getLogger(__name__)
 NO_PASSWORD = "!directory"  # not an argon2 hash: a local check can never succeed against it
@@ -92,9 +94,14 @@ async def _upsert(u: Unit, person: Person) -> tuple[User, str]:
         raise AddressTaken(person.uri)
     if existing is None:
         user = User(uri=person.uri, password_hash=NO_PASSWORD, id=uuid.uuid4().hex, **profile(person))  # type: ignore[arg-type]
-        await u.tx.add_user(user)
-        outcome = "added"
-    else:
+        try:
+            await u.tx.add_user(user)
+            outcome = "added"
+        except DuplicateError:  # the sync and a sign-in (or two nodes) met on a newcomer
+            existing = await u.tx.get_user(person.uri)
+            if existing is None or existing.source != "ldap":
+                raise AddressTaken(person.uri) from None
+    if existing is not None:
         user = dataclasses.replace(existing, **profile(person))  # type: ignore[arg-type]
         outcome = "unchanged" if user == existing else "updated"
         if outcome == "updated":
@@ -104,11 +111,20 @@ async def _upsert(u: Unit, person: Person) -> tuple[User, str]:
         stored = await u.tx.get_photo(person.uri)
         etag = photo_etag(person.photo)
         if stored is None or stored[1] != etag:
-            await u.tx.put_photo(person.uri, person.photo, etag)
+            with contextlib.suppress(DuplicateError):  # stored meanwhile by another writer
+                await u.tx.put_photo(person.uri, person.photo, etag)
             if outcome == "unchanged":
                 outcome = "updated"
                 await _announce_card(u, person.uri)
     return user, outcome
+
+
+@retrying
+async def upsert_person(svc: Services, person: Person) -> User:
+    """One person's account brought in line with their entry; raises AddressTaken."""
+    async with unit(svc) as u:
+        user, _ = await _upsert(u, person)
+    return user
 
 
 async def sign_in(svc: Services, directory: Directory, login: Login, password: str) -> User | None:
@@ -121,8 +137,7 @@ async def sign_in(svc: Services, directory: Directory, login: Login, password: s
     if person is None or not person.enabled:
         return None
     try:
-        async with unit(svc) as u:
-            user, _ = await _upsert(u, person)
+        user = await upsert_person(svc, person)
     except AddressTaken:
         log.warning(
             "directory entry %s maps to %s, which is a local account: not signed in", person.dn, person.uri

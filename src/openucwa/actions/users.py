@@ -179,7 +179,8 @@ async def check_credentials(svc: Services, username: str, password: str) -> User
         await asyncio.to_thread(_verify, _dummy_hash(), password)
         return None
     if login.address is not None or svc.directory is None:
-        handled, user = await _local_check(svc, login.address, password)
+        uri = normalize_user(login.address) if login.address is not None else None
+        handled, user = await _local_check(svc, uri, password)
         if handled:
             return user
     assert svc.directory is not None

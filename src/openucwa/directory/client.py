@@ -17,7 +17,7 @@ from typing import Any
 import ldap3
 from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
 
-from ..config import Settings, ldap_bind_password
+from ..config import Settings, SettingsError, ldap_bind_password
 from .attributes import (
     DEFAULT_GROUP_FILTER,
     DEFAULT_USER_FILTER,
@@ -84,6 +84,14 @@ class DirectoryConfig:
         )
 
 
+def _unavailable_on_ldap_errors(fn: Callable[..., Person | None], *args: Any) -> Person | None:
+    """A connection lost mid-search is the directory being unavailable, not a server error."""
+    try:
+        return fn(*args)
+    except LDAPException as exc:
+        raise DirectoryUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
 def _raw(entry: dict[str, Any]) -> dict[str, Any]:
     return dict(entry.get("raw_attributes") or {})
 
@@ -132,14 +140,15 @@ class Directory:
         raise DirectoryUnavailable("; ".join(failures) or "no LDAP URL configured")
 
     def _service(self) -> ldap3.Connection:
-        conn, ok = self._connect(
-            self.config.bind_dn, self.config.bind_password() if self.config.bind_dn else None
-        )
+        dn = self.config.bind_dn
+        try:
+            password = self.config.bind_password() if dn else None
+        except SettingsError as exc:  # an unreadable password file: misconfigured, so unavailable
+            raise DirectoryUnavailable(str(exc)) from exc
+        conn, ok = self._connect(dn, password)
         if not ok:
             conn.unbind()
-            raise DirectoryUnavailable(
-                f"the service account {self.config.bind_dn!r} was refused (check LDAP_BIND_*)"
-            )
+            raise DirectoryUnavailable(f"the service account {dn!r} was refused (check LDAP_BIND_*)")
         return conn
 
     # one person --------------------------------------------------------------------------
@@ -174,11 +183,11 @@ class Directory:
         return person if ok and person is not None else None
 
     async def find(self, login: Login) -> Person | None:
-        return await asyncio.to_thread(self._find_blocking, login)
+        return await asyncio.to_thread(_unavailable_on_ldap_errors, self._find_blocking, login)
 
     async def verify(self, login: Login, password: str) -> Person | None:
         """The person if ``password`` binds as them (enabled or not: the caller refuses disabled ones)."""
-        return await asyncio.to_thread(self._verify_blocking, login, password)
+        return await asyncio.to_thread(_unavailable_on_ldap_errors, self._verify_blocking, login, password)
 
     # everyone, page by page ---------------------------------------------------------------
     def _paged(self, base: str, search_filter: str, attributes: list[str]) -> Iterator[list[dict[str, Any]]]:
