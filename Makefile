@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install run test lint typecheck unasync format bench clean browser
+.PHONY: install run test lint typecheck unasync format bench clean browser slapd
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,7 +44,13 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium not installed: browser tests will be skipped"; }
 
-test: $(STAMP) lint typecheck browser
+# Directory tests run a throwaway Debian slapd (tests/directory/slapd.py); installed the same way.
+slapd:
+	@test -x /usr/sbin/slapd || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null) \
+	  || echo "slapd not installed: directory tests will be skipped"; }
+
+test: $(STAMP) lint typecheck browser slapd
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -65,6 +65,24 @@ class Settings:
     subscription_minute: float = 60.0
     max_message_bytes: int = 64 * 1024
     server_fqdn: str = "openucwa.local"
+    # Company directory (README "Company directory"); no LDAP_URL = local accounts only.
+    ldap_url: tuple[str, ...] = ()
+    ldap_start_tls: bool = False
+    ldap_ca_file: str | None = None
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: str | None = None
+    ldap_bind_password_file: str | None = None
+    ldap_schema: str = "ad"
+    ldap_user_base: str | None = None
+    ldap_user_filter: str | None = None
+    ldap_attributes: tuple[str, ...] = ()
+    ldap_group_base: str | None = None
+    ldap_group_filter: str | None = None
+    ldap_group_depth: int = 8
+    ldap_netbios_domain: str | None = None
+    ldap_sync_interval: float = 15 * 60
+    ldap_timeout: float = 5.0
+    ldap_page_size: int = 500
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **values: Any) -> Settings:
@@ -126,6 +144,7 @@ def validate(s: Settings) -> None:
         raise SettingsError("max_applications_per_user: must be at least 1")
     if s.database_url and not s.database_url.startswith(("sqlite:", "postgresql:", "postgres:")):
         raise SettingsError(f"database_url: unsupported scheme in {s.database_url!r}")
+    _validate_directory(s)
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"redis_url: unsupported scheme in {s.redis_url!r}")
     if s.public_base_url and not _web_url(s.public_base_url, path_allowed=True):
@@ -176,3 +195,34 @@ def _web_url(value: str, *, path_allowed: bool) -> bool:
             or parts.path in ("", "/")
         )
     )
+
+
+def _validate_directory(s: Settings) -> None:
+    for url in s.ldap_url:
+        if not url.lower().startswith(("ldap://", "ldaps://")):
+            raise SettingsError(f"ldap_url: {url!r} is not an ldap:// or ldaps:// URL")
+    if s.ldap_schema not in ("ad", "openldap"):
+        raise SettingsError(f"ldap_schema: {s.ldap_schema!r} is neither 'ad' nor 'openldap'")
+    if s.ldap_url and not s.ldap_user_base:
+        raise SettingsError("ldap_user_base: required when ldap_url is set")
+    if s.ldap_bind_password and s.ldap_bind_password_file:
+        raise SettingsError("ldap_bind_password_file: give either the password or the file, not both")
+    for pair in s.ldap_attributes:
+        if "=" not in pair:
+            raise SettingsError(f"ldap_attributes: {pair!r} is not field=attribute")
+    if s.ldap_sync_interval <= 0 or s.ldap_timeout <= 0 or s.ldap_page_size <= 0 or s.ldap_group_depth < 1:
+        raise SettingsError(
+            "ldap_sync_interval, ldap_timeout, ldap_page_size, ldap_group_depth: must be positive"
+        )
+
+
+def ldap_bind_password(s: Settings) -> str | None:
+    """The service account's password, read from its file each time so that a rotated secret needs
+    no restart; never logged."""
+    if s.ldap_bind_password_file:
+        try:
+            with open(s.ldap_bind_password_file, encoding="utf-8") as f:
+                return f.read().strip("\r\n")
+        except OSError as exc:
+            raise SettingsError(f"ldap_bind_password_file: cannot read it: {exc.strerror}") from exc
+    return s.ldap_bind_password

@@ -91,7 +91,14 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     opened = await open_store(None, str(tmp_path))
     assert isinstance(opened, SqliteStore)
     async with opened.transaction() as tx:
-        await tx.add_user(User(uri="lenea@contoso.com", name="Lene", password_hash="$argon2id$x"))
+        await tx.add_user(
+            User(
+                uri="lenea@contoso.com",
+                name="Lene",
+                password_hash="$argon2id$x",
+                id="account-lenea@contoso.com",
+            )
+        )
     try:
         yield opened
     finally:

@@ -25,6 +25,7 @@ NOW = 1_700_000_000.123  # milliseconds must survive the round trip
 
 
 def user(uri: str = "lenea@contoso.com", **kw: Any) -> User:
+    kw.setdefault("id", f"account-{uri}")
     return User(uri=uri, name=uri.split("@")[0].title(), password_hash="$argon2id$x", **kw)
 
 
@@ -134,11 +135,13 @@ async def test_duplicate_user_raises_and_transaction_survives(store: SqlStore) -
 async def test_tokens_and_expiry(store: SqlStore) -> None:
     await seed(store)
     async with store.transaction() as tx:
-        await tx.add_token(Token("old", "lenea@contoso.com", NOW - 0.001))
-        await tx.add_token(Token("edge", "lenea@contoso.com", NOW))
-        await tx.add_token(Token("fresh", "lenea@contoso.com", NOW + 0.001))
+        await tx.add_token(Token("old", "lenea@contoso.com", NOW - 0.001, "account-lenea@contoso.com"))
+        await tx.add_token(Token("edge", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
+        await tx.add_token(Token("fresh", "lenea@contoso.com", NOW + 0.001, "account-lenea@contoso.com"))
     async with store.transaction() as tx:
-        assert await tx.get_token("fresh") == Token("fresh", "lenea@contoso.com", NOW + 0.001)
+        assert await tx.get_token("fresh") == Token(
+            "fresh", "lenea@contoso.com", NOW + 0.001, "account-lenea@contoso.com"
+        )
         assert await tx.get_token("missing") is None
         assert await tx.delete_expired_tokens(NOW) == 2
         assert await tx.get_token("old") is None and await tx.get_token("edge") is None
@@ -149,8 +152,8 @@ async def test_tokens_and_expiry(store: SqlStore) -> None:
 async def test_tokens_cascade_with_user_and_need_a_user(store: SqlStore) -> None:
     await seed(store)
     async with store.transaction() as tx:
-        await tx.add_token(Token("t1", "lenea@contoso.com", NOW))
-        await tx.add_token(Token("t2", "lenea@contoso.com", NOW))
+        await tx.add_token(Token("t1", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
+        await tx.add_token(Token("t2", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
     async with store.transaction() as tx:
         assert await tx.remove_user("lenea@contoso.com")
     async with store.transaction() as tx:

@@ -9,10 +9,10 @@ from openucwa.core.models import Application, PresenceSubscription, User
 from openucwa.store.sql import SqlStore
 
 USERS = [
-    User("ada@x.io", "Ada Lovelace", "h", email="ada@x.io"),
-    User("adam@x.io", "Adam Smith", "h", email="adam@x.io"),
-    User("bob@x.io", "Bob Adams", "h", email="bob@x.io", work_phone="+1 555 0100"),
-    User("cy@x.io", "Cy 100%_Sure", "h", email="CY@X.IO"),
+    User("ada@x.io", "Ada Lovelace", "h", email="ada@x.io", id="id-ada"),
+    User("adam@x.io", "Adam Smith", "h", email="adam@x.io", id="id-adam"),
+    User("bob@x.io", "Bob Adams", "h", email="bob@x.io", work_phone="+1 555 0100", id="id-bob"),
+    User("cy@x.io", "Cy 100%_Sure", "h", email="CY@X.IO", id="id-cy"),
 ]
 
 

@@ -35,7 +35,7 @@ async def test_queued_units_share_commits_and_each_is_committed_when_it_returns(
 
     async def unit(i: int) -> None:
         async with store.transaction() as tx:
-            await tx.add_token(Token(f"t{i}", "lenea@contoso.com", NOW))
+            await tx.add_token(Token(f"t{i}", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
         seen_at_return[f"t{i}"] = f"t{i}" in committed_tokens(db)
 
     await asyncio.gather(*(unit(i) for i in range(20)))
@@ -49,7 +49,7 @@ async def test_a_failing_unit_undoes_only_itself(store: SqliteStore, tmp_path: P
 
     async def unit(i: int) -> None:
         async with store.transaction() as tx:
-            await tx.add_token(Token(f"t{i}", "lenea@contoso.com", NOW))
+            await tx.add_token(Token(f"t{i}", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
             await asyncio.sleep(0)
             if i % 3 == 0:
                 raise RuntimeError("changed my mind")
@@ -70,13 +70,13 @@ async def test_a_cancelled_unit_leaves_nothing_open(store: SqliteStore, tmp_path
 
     async def slow() -> None:
         async with store.transaction() as tx:
-            await tx.add_token(Token("slow", "lenea@contoso.com", NOW))
+            await tx.add_token(Token("slow", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
             inside.set()
             await release.wait()
 
     async def queued(name: str) -> None:
         async with store.transaction() as tx:
-            await tx.add_token(Token(name, "lenea@contoso.com", NOW))
+            await tx.add_token(Token(name, "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
 
     first = asyncio.create_task(slow())
     await inside.wait()
@@ -92,5 +92,7 @@ async def test_a_cancelled_unit_leaves_nothing_open(store: SqliteStore, tmp_path
     assert committed_tokens(db) == {"slow"}
     # the write lock is free: another process can write at once
     with sqlite3.connect(db, timeout=0.1) as other:
-        other.execute("INSERT INTO tokens VALUES ('cli', 'lenea@contoso.com', 1.0)")
+        other.execute(
+            "INSERT INTO tokens (token_hash, user_uri, expires_at) VALUES ('cli', 'lenea@contoso.com', 1.0)"
+        )
     assert "cli" in committed_tokens(db)

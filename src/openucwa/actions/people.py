@@ -86,8 +86,9 @@ async def search(svc: Services, app_id: str, caller: str, query: str, limit: int
     async with unit(svc) as u:
         await access.load(u, app_id, caller)
         found, more = await u.tx.search_users(query, limit)
+        groups = await u.tx.search_distribution_groups(query, limit)
     contacts = [res.contact(app_id, user, photo_href=photo_href(svc, app_id, user.uri)) for user in found]
-    return res.search(app_id, self_href, contacts, more)
+    return res.search(app_id, self_href, contacts, more, groups)
 
 
 # contact lists (SPEC §12.4, §12.5) ---------------------------------------------------------------
@@ -102,14 +103,19 @@ async def groups_of(tx: Tx, owner: str) -> list[res.Group]:
 async def my_contacts(
     svc: Services, app_id: str, caller: str, *, expand: bool, group_id: str | None = None
 ) -> Json:
-    """All contacts without duplicates, or one group's members when ``group_id`` is given."""
+    """All contacts without duplicates, or one group's members when ``group_id`` is given (a
+    distribution group's too)."""
+    dist = None
     async with unit(svc) as u:
         await access.load(u, app_id, caller)
         if group_id is not None:
             gid = group_id.lower()
-            if gid not in {g.id for g in await groups_of(u.tx, caller)}:
+            if (dist := await u.tx.get_distribution_group(gid)) is not None:
+                entries = [(gid, m) for m in await u.tx.distribution_group_members(dist.id)]
+            elif gid not in {g.id for g in await groups_of(u.tx, caller)}:
                 raise UcwaError(errors.NOT_FOUND, "No such group.")
-        entries = await u.tx.list_contacts(caller)
+        if group_id is None or dist is None:
+            entries = await u.tx.list_contacts(caller)
     members: dict[str, User] = {}
     for gid_, user in entries:
         if group_id is None or gid_ == group_id.lower():
@@ -127,17 +133,33 @@ async def my_groups(svc: Services, app_id: str, caller: str, *, expand: bool) ->
     async with unit(svc) as u:
         await access.load(u, app_id, caller)
         groups = await groups_of(u.tx, caller)
-    return res.my_groups(app_id, groups, expand=expand)
+        distribution = await u.tx.member_groups(caller)
+    return res.my_groups(app_id, groups, expand=expand, distribution=distribution)
 
 
 async def get_group(svc: Services, app_id: str, caller: str, group_id: str) -> Json:
     async with unit(svc) as u:
         await access.load(u, app_id, caller)
         groups = await groups_of(u.tx, caller)
+        dist = await u.tx.get_distribution_group(group_id.lower())
+    if dist is not None:
+        return res.distribution_group(app_id, dist)
     for g in groups:
         if g.id == group_id.lower():
             return res.group(app_id, g)
     raise UcwaError(errors.NOT_FOUND, "No such group.")
+
+
+async def expand_group(svc: Services, app_id: str, caller: str, group_id: str) -> Json:
+    """expandDistributionGroup: the group with its (flattened, enabled) members embedded."""
+    async with unit(svc) as u:
+        await access.load(u, app_id, caller)
+        dist = await u.tx.get_distribution_group(group_id.lower())
+        if dist is None:
+            raise UcwaError(errors.NOT_FOUND, "No such distribution group.")
+        members = await u.tx.distribution_group_members(dist.id)
+    contacts = [res.contact(app_id, m, photo_href=photo_href(svc, app_id, m.uri)) for m in members]
+    return res.distribution_group(app_id, dist, contacts)
 
 
 # operator commands (``openucwa contact …``) -------------------------------------------------------

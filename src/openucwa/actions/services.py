@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..bus.interface import Bus
 from ..bus.notifier import Notifier
@@ -17,6 +17,9 @@ from ..config import Settings
 from ..core.events import Event
 from ..ratelimit import RateLimits
 from ..store.interface import RetryableError, Store, Tx
+
+if TYPE_CHECKING:
+    from ..directory.client import Directory
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Services:
     clock: Clock = field(default_factory=Clock)
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))  # none unless given
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
+    directory: Directory | None = None  # the company directory, when LDAP_URL is set
 
 
 @dataclass

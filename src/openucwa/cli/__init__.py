@@ -8,9 +8,11 @@ stored credentials live here.
 from __future__ import annotations
 
 from .client_commands import register
+from .directory import directory_app
 from .server_commands import app, services
 
 register(app)
+app.add_typer(directory_app, name="directory")
 
 
 def main() -> None:

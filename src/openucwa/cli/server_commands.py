@@ -134,6 +134,7 @@ def serve(
     event_aggregation: Annotated[bool, typer.Option(help="Off: release every event at once (tests).")] = True,
     backlog: Annotated[int, typer.Option(help="Listen backlog for bursts of connecting clients.")] = 4096,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ldap_url: Annotated[list[str] | None, typer.Option(help="Company directory URL (repeatable).")] = None,
 ) -> None:
     """Run the UCWA server."""
     import uvicorn
@@ -154,6 +155,7 @@ def serve(
             allowed_origins=tuple(allowed_origin) if allowed_origin else None,
             allowed_hosts=tuple(allowed_host) if allowed_host else None,
             event_aggregation=None if event_aggregation else False,
+            ldap_url=tuple(ldap_url) if ldap_url else None,
         )
     except SettingsError as exc:
         fail(str(exc))

@@ -22,6 +22,16 @@ class User:
     company: str | None = None
     office: str | None = None
     work_phone: str | None = None
+    # The account behind the address: a new account for a reused address gets a new id, so nothing
+    # of the old one (tokens, applications) carries over. Empty: the store assigns one.
+    id: str = ""
+    # Bumped by every password change, disable and revocation: tokens of older generations fail.
+    generation: int = 0
+    source: str = "local"  # "local" (openucwa user add) or "ldap" (the company directory)
+    disabled: bool = False
+    dn: str | None = None
+    upn: str | None = None
+    login: str | None = None  # sAMAccountName / uid, lower case
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +39,18 @@ class Token:
     token_hash: str
     user_uri: str
     expires_at: float
+    account_id: str = ""
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionGroup:
+    """A directory group, read-only in UCWA (SPEC §12.5); members are flattened at sync time."""
+
+    id: str
+    dn: str
+    name: str
+    uri: str | None = None
 
 
 class AppStatus:

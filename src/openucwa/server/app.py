@@ -10,7 +10,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from ..actions import lifetime, quotas
+from ..actions import lifetime, quotas, users
+from ..actions.directory import open_directory
+from ..actions.directory import run as sync_run
 from ..actions.services import Services
 from ..bus.interface import Bus
 from ..bus.local import LocalBus
@@ -50,19 +52,27 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         store = await open_store(settings.database_url, settings.data_dir)
         try:
             notifier = Notifier(node_clock)
+            directory = open_directory(settings)
             bus = _bus(settings, notifier)
             await bus.start()
             try:
                 limits = RateLimits(quotas.rules(settings), settings.redis_url)
-                services = Services(store, bus, notifier, settings, clock=node_clock, limits=limits)
-                rt.start(services)
-                reaper = asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")
+                rt.start(
+                    Services(
+                        store, bus, notifier, settings, clock=node_clock, limits=limits, directory=directory
+                    )
+                )
+                await users.warm_up()
+                tasks = [asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")]
+                if directory is not None:
+                    tasks.append(asyncio.create_task(sync_run(rt.services, directory), name="openucwa-sync"))
                 try:
                     yield
                 finally:
-                    reaper.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reaper
+                    for task in tasks:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                     notifier.notify_all()
             finally:
                 await bus.close()

@@ -68,7 +68,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = await self._check(scope)
+        try:
+            refusal = await self._check(scope)
+        except UcwaError as exc:  # e.g. the store busy with another process while checking a token
+            refusal = error_response(exc, Request(scope))
         if refusal is not None:
             await refusal(scope, receive, send)
             return

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ..core.conversation import ConvView, Message
 from ..core.events import Event, Receipt, StoredEvent
 from ..core.machines.message import MessageStatus
-from ..core.models import Application, Presence, PresenceSubscription, Token, User
+from ..core.models import Application, DistributionGroup, Presence, PresenceSubscription, Token, User
 
 
 class DuplicateError(Exception):
@@ -37,10 +37,21 @@ class Tx(Protocol):
         """Ordered by uri."""
 
     async def set_password(self, uri: str, password_hash: str) -> bool:
-        """False when the user does not exist."""
+        """Also bumps the account's generation and removes its tokens; False when the user does not exist."""
 
     async def remove_user(self, uri: str) -> bool:
         """Also removes the user's tokens; False when the user does not exist."""
+
+    async def update_user(self, user: User) -> None:
+        """Rewrites the profile fields (name, e-mail, …, source, disabled, dn, upn, login) of ``user.uri``;
+        id, generation and password hash stay."""
+
+    async def revoke_user(self, uri: str, *, disabled: bool | None = None) -> User | None:
+        """Bumps the generation (every earlier token fails), removes the tokens, optionally sets
+        ``disabled``; the updated user, or None when there is none."""
+
+    async def list_user_states(self, source: str) -> dict[str, bool]:
+        """uri → disabled, for every account of that source ("local", "ldap")."""
 
     async def search_users(self, query: str, limit: int) -> tuple[list[User], bool]:
         """Up to ``limit`` users whose name, sip uri, e-mail or phone contains ``query`` (any case),
@@ -101,7 +112,35 @@ class Tx(Protocol):
     # tokens ------------------------------------------------------------------------------
     async def add_token(self, token: Token) -> None: ...
 
-    async def get_token(self, token_hash: str) -> Token | None: ...
+    async def get_token(self, token_hash: str) -> Token | None:
+        """The token while its account exists with the same id and generation and is not disabled."""
+
+    # coordination between nodes ----------------------------------------------------------
+    async def get_counter(self, name: str) -> int:
+        """0 for a counter never bumped."""
+
+    async def bump_counter(self, name: str) -> int:
+        """Adds one and returns the new value."""
+
+    async def take_lease(self, name: str, owner: str, now: float, until: float) -> bool:
+        """Holds (or renews) the named lease until ``until`` unless another owner holds it past ``now``."""
+
+    # distribution groups (from the directory) --------------------------------------------
+    async def replace_distribution_groups(
+        self, groups: Sequence[DistributionGroup], members: Sequence[tuple[str, str]]
+    ) -> None:
+        """Replaces every group and (group id, user uri) membership; unknown users are skipped."""
+
+    async def get_distribution_group(self, group_id: str) -> DistributionGroup | None: ...
+
+    async def member_groups(self, user_uri: str) -> list[DistributionGroup]:
+        """The groups the user belongs to (directly or through nested groups), by name."""
+
+    async def distribution_group_members(self, group_id: str) -> list[User]:
+        """Enabled members by name."""
+
+    async def search_distribution_groups(self, query: str, limit: int) -> list[DistributionGroup]:
+        """Groups whose name or address contains ``query`` (any case)."""
 
     async def delete_expired_tokens(self, now: float) -> int: ...
 

@@ -39,8 +39,18 @@ users = sa.Table(
     # Lower-cased "name\nsip:uri\nemail\nphone" for people search (SPEC §12.6); kept by add_user.
     # Byte order ("C") on PostgreSQL so that a prefix is one index range, as it is on SQLite.
     sa.Column("search_key", SearchKey),
+    # The account (not the address): tokens name it, so a re-created address starts afresh.
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("source", sa.Text, nullable=False, server_default="local"),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("dn", sa.Text),
+    sa.Column("upn", sa.Text),
+    sa.Column("login", sa.Text),
     sa.Index("ix_users_search_key", "search_key"),
     sa.Index("ix_users_email", "email"),
+    sa.Index("ix_users_id", "id", unique=True),
+    sa.Index("ix_users_source", "source"),
 )
 
 tokens = sa.Table(
@@ -49,7 +59,11 @@ tokens = sa.Table(
     sa.Column("token_hash", sa.Text, primary_key=True),
     sa.Column("user_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), nullable=False),
     sa.Column("expires_at", Epoch, nullable=False),
+    # Valid only while the account has this id and generation (store.sql get_token).
+    sa.Column("account_id", sa.Text),
+    sa.Column("generation", sa.Integer),
     sa.Index("ix_tokens_expires_at", "expires_at"),
+    sa.Index("ix_tokens_user_uri", "user_uri"),
 )
 
 # One column per ``Application`` field; tuples and ``extra`` are JSON text (see sql/rows.py).
@@ -211,4 +225,38 @@ presence_watches = sa.Table(
     sa.Column("sub_id", sa.Text, primary_key=True),
     sa.Column("contact_uri", sa.Text, primary_key=True, index=True),
     sa.Column("app_id", sa.Text, nullable=False, index=True),
+)
+
+# Directory groups as UCWA distribution groups; ``id`` is derived from the DN, members flattened.
+distribution_groups = sa.Table(
+    "distribution_groups",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("dn", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("uri", sa.Text),
+    sa.Column("search_key", SearchKey, nullable=False),
+    sa.Index("ix_distribution_groups_search_key", "search_key"),
+)
+
+distribution_members = sa.Table(
+    "distribution_members",
+    metadata,
+    sa.Column(
+        "group_id", sa.Text, sa.ForeignKey("distribution_groups.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "user_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+# Small shared facts between nodes: counters (the revocation epoch every node's token cache checks)
+# and leases (which node runs the directory sync).
+coordination = sa.Table(
+    "coordination",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("owner", sa.Text),
+    sa.Column("until", Epoch),
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..hal import Json, Link, json_date, link, resource
 from ..links import AppLinks
-from ..models import User
+from ..models import DistributionGroup, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,9 @@ class PeopleLinks:
 
     def group(self, gid: str) -> str:
         return f"{self.base}/groups/{gid}"
+
+    def expand_group(self, gid: str) -> str:
+        return f"{self.base}/groups/{gid}/expand"
 
     def subscriptions(self) -> str:
         return f"{self.base}/presenceSubscriptions"
@@ -154,13 +157,17 @@ def supported_media(app_id: str, user_uri: str, state: ContactState) -> Json:
     return resource("contactSupportedModalities", href, props)
 
 
-def search(app_id: str, self_href: str, contacts: Sequence[Json], more: bool) -> Json:
-    return resource(
-        "search",
-        self_href,
-        {"moreResultsAvailable": more},
-        embedded={"contact": list(contacts)},
-    )
+def search(
+    app_id: str,
+    self_href: str,
+    contacts: Sequence[Json],
+    more: bool,
+    groups: Sequence[DistributionGroup] = (),
+) -> Json:
+    embedded: Json = {"contact": list(contacts)}
+    if groups:
+        embedded["distributionGroup"] = [distribution_group(app_id, g) for g in groups]
+    return resource("search", self_href, {"moreResultsAvailable": more}, embedded=embedded)
 
 
 GROUP_RELS = {"pinned": "pinnedGroup", "default": "defaultGroup", "user": "group"}
@@ -187,7 +194,23 @@ def group(app_id: str, g: Group, *, features: Sequence[str] = FEATURES) -> Json:
     return resource(g.rel, p.group(g.id), {"id": g.id, "name": g.name}, links)
 
 
-def my_groups(app_id: str, groups: Sequence[Group], *, expand: bool) -> Json:
+def distribution_group(app_id: str, g: DistributionGroup, contacts: Sequence[Json] | None = None) -> Json:
+    """A directory group (read-only); ``contacts`` embeds its members (expandDistributionGroup)."""
+    p = PeopleLinks(app_id)
+    props: Json = {"id": g.id, "name": g.name}
+    if g.uri:
+        props["uri"] = f"sip:{g.uri}"
+    links: dict[str, Link | list[Link] | None] = {
+        "expandDistributionGroup": link(p.expand_group(g.id)),
+        "groupContacts": link(p.group_contacts(g.id)),
+    }
+    embedded = None if contacts is None else {"contact": list(contacts)}
+    return resource("distributionGroup", p.group(g.id), props, links, embedded=embedded)
+
+
+def my_groups(
+    app_id: str, groups: Sequence[Group], *, expand: bool, distribution: Sequence[DistributionGroup] = ()
+) -> Json:
     """Pinned and default are single, personal groups a list (SPEC §12.5); ``expand=false`` links."""
     p = PeopleLinks(app_id)
     single = {g.rel: g for g in groups if g.kind != "user"}
@@ -195,10 +218,11 @@ def my_groups(app_id: str, groups: Sequence[Group], *, expand: bool) -> Json:
     if not expand:
         links: dict[str, Link | list[Link] | None] = {rel: link(p.group(g.id)) for rel, g in single.items()}
         links["group"] = [link(p.group(g.id)) for g in personal]
+        links["distributionGroup"] = [link(p.group(g.id)) for g in distribution]
         return resource("myGroups", p.my_groups(), links=links)
     embedded: Json = {rel: group(app_id, g) for rel, g in single.items()}
     embedded["group"] = [group(app_id, g) for g in personal]
-    embedded["distributionGroup"] = []
+    embedded["distributionGroup"] = [distribution_group(app_id, g) for g in distribution]
     return resource("myGroups", p.my_groups(), embedded=embedded)
 
 

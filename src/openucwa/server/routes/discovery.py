@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ...actions import signin
 from ...core.links import ROOT_PATH, TOKEN_PATH, USER_PATH
 from ...core.resources import discovery as res
+from ...directory.errors import DirectoryUnavailable
 from ..base import discovery
 from ..http import SECURITY_HEADERS, form_input, json_response
 from ..runtime import Runtime
@@ -71,6 +72,8 @@ def routes(rt: Runtime) -> list[Route]:
                 {"Retry-After": str(int(exc.retry_after))},
                 "Too many failed sign-ins; try again later.",
             )
+        except DirectoryUnavailable:  # logged by the action; clients retry after a while
+            return _directory_down()
         if issued is None:
             return _oauth_error("invalid_grant")
         body = {
@@ -115,3 +118,18 @@ def _client_address(request: Request, rt: Runtime) -> str | None:
         if forwarded:
             return forwarded
     return request.client.host if request.client else None
+
+
+DIRECTORY_RETRY_AFTER = 10  # seconds
+
+
+def _directory_down() -> Response:
+    """503 with Retry-After: OAuth's temporarily_unavailable plus the UCWA error fields."""
+    body = {
+        "error": "temporarily_unavailable",
+        "code": "ServiceUnavailable",
+        "subcode": "DirectoryUnavailable",
+        "message": "The company directory cannot be reached; try again shortly.",
+    }
+    headers = {**_NO_STORE, "Retry-After": str(DIRECTORY_RETRY_AFTER)}
+    return Response(orjson.dumps(body), status_code=503, headers=headers, media_type="application/json")

@@ -79,6 +79,11 @@ def routes(rt: Runtime) -> list[Route]:
         body = await people.get_group(svc(), p["app_id"], current_user(request), p["gid"])
         return json_response(body, request=request, etag=True)
 
+    async def expand_group(request: Request) -> Response:
+        p = request.path_params
+        body = await people.expand_group(svc(), p["app_id"], current_user(request), p["gid"])
+        return json_response(body, request=request, etag=True)
+
     async def photo(request: Request) -> Response:
         """Served to ``<img>`` too, hence the cookie auth (middleware) and HTTP caching headers."""
         p = request.path_params
@@ -167,6 +172,7 @@ def routes(rt: Runtime) -> list[Route]:
         route(P + "/contacts", contacts, ["GET"]),
         route(P + "/groups", groups, ["GET"]),
         route(P + "/groups/{gid}", group, ["GET"]),
+        route(P + "/groups/{gid}/expand", expand_group, ["GET"]),
         route(P + "/search", search, ["GET"]),
         *(contact_part(part) for part in ("presence", "note", "location", "supportedmedia")),
         route(P + "/{user}", contact, ["GET"]),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..interface import RetryableError
 from .channel import ChannelTx
 from .conversations import ConversationsTx
+from .directory import DirectoryTx
 from .people import PeopleTx
 from .users import UsersTx
 
@@ -33,7 +34,7 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-class SqlTx(UsersTx, PeopleTx, ChannelTx, ConversationsTx):
+class SqlTx(UsersTx, PeopleTx, ChannelTx, ConversationsTx, DirectoryTx):
     """One open transaction over every table; it never commits itself, ``SqlStore.transaction`` does."""
 
 

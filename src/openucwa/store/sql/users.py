@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,14 +14,36 @@ from .base import TxBase
 from .rows import search_key, user_from_row
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class UsersTx(TxBase):
     # users -------------------------------------------------------------------------------
     async def add_user(self, user: User) -> None:
-        await self._insert(users, {**dataclasses.asdict(user), "search_key": search_key(user)})
+        values = {**dataclasses.asdict(user), "search_key": search_key(user)}
+        values["id"] = user.id or uuid.uuid4().hex
+        await self._insert(users, values)
+
+    async def update_user(self, user: User) -> None:
+        values = {**dataclasses.asdict(user), "search_key": search_key(user)}
+        for fixed in ("uri", "id", "generation", "password_hash"):
+            values.pop(fixed)
+        await self._conn.execute(users.update().where(users.c.uri == user.uri).values(**values))
+
+    async def revoke_user(self, uri: str, *, disabled: bool | None = None) -> User | None:
+        values: dict[str, Any] = {"generation": users.c.generation + 1}
+        if disabled is not None:
+            values["disabled"] = disabled
+        stmt = users.update().where(users.c.uri == uri).values(**values)
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            return None
+        await self._conn.execute(tokens.delete().where(tokens.c.user_uri == uri))
+        return await self.get_user(uri)
+
+    async def list_user_states(self, source: str) -> dict[str, bool]:
+        stmt = sa.select(users.c.uri, users.c.disabled).where(users.c.source == source)
+        return {uri: bool(disabled) for uri, disabled in (await self._conn.execute(stmt)).all()}
 
     async def get_user(self, uri: str) -> User | None:
         row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
@@ -31,8 +54,15 @@ class UsersTx(TxBase):
         return [user_from_row(r) for r in rows]
 
     async def set_password(self, uri: str, password_hash: str) -> bool:
-        stmt = users.update().where(users.c.uri == uri).values(password_hash=password_hash)
-        return (await self._conn.execute(stmt)).rowcount > 0
+        stmt = (
+            users.update()
+            .where(users.c.uri == uri)
+            .values(password_hash=password_hash, generation=users.c.generation + 1)
+        )
+        if (await self._conn.execute(stmt)).rowcount == 0:
+            return False
+        await self._conn.execute(tokens.delete().where(tokens.c.user_uri == uri))
+        return True
 
     async def remove_user(self, uri: str) -> bool:
         # Tokens go with the user through ON DELETE CASCADE.
@@ -55,6 +85,7 @@ class UsersTx(TxBase):
         seen: set[str] = set()
 
         async def take(stmt: sa.Select[Any]) -> None:
+            stmt = stmt.where(c.disabled == sa.false())  # people who left are not found
             if seen:  # an exact hit must not take a later tier's slot (and hide a real match)
                 stmt = stmt.where(c.uri.not_in(sorted(seen)))
             for r in (await self._conn.execute(stmt.limit(want - len(found)))).mappings():
@@ -67,7 +98,7 @@ class UsersTx(TxBase):
         if len(found) < want:
             await take(sa.select(users).where(prefix).order_by(c.search_key))
         if len(found) < want:
-            esc = _like_escape(q)
+            esc = like_escape(q)
             await take(
                 sa.select(users).where(c.search_key.like("%" + esc + "%", escape="\\"), sa.not_(prefix))
             )
@@ -78,7 +109,14 @@ class UsersTx(TxBase):
         await self._insert(tokens, dataclasses.asdict(token))
 
     async def get_token(self, token_hash: str) -> Token | None:
-        stmt = sa.select(tokens).where(tokens.c.token_hash == token_hash)
+        # Valid only for the account it was issued to, at the generation it was issued at.
+        account = sa.and_(
+            users.c.uri == tokens.c.user_uri,
+            users.c.id == tokens.c.account_id,
+            users.c.generation == tokens.c.generation,
+            users.c.disabled == sa.false(),
+        )
+        stmt = sa.select(tokens).join(users, account).where(tokens.c.token_hash == token_hash)
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else Token(**row)
 
