@@ -255,7 +255,7 @@ async def run(svc: Services, directory: Directory) -> None:
     interval = svc.settings.ldap_sync_interval
     delay = 0.0
     while True:
-        await asyncio.sleep(delay)
+        await svc.clock.sleep(delay)
         delay = interval
         now = svc.clock()
         try:
