@@ -118,3 +118,32 @@ def in_process(tmp_path: Path) -> InProcessFactory:
                 yield InProcess(http, clock, app)
 
     return start
+
+
+async def connect_sara_and_lene(srv: InProcess) -> tuple[AppSession, AppSession, str]:
+    """Sara and Lene in a conversation; returns Sara's sendMessage href."""
+    sara, lene = await srv.sign_in(*SARA[::2]), await srv.sign_in(*LENE[::2])
+    for s in (sara, lene):
+        assert (await s.post(s.link("me", "makeMeAvailable"), json={})).status_code == 204
+    start = sara.link("communication", "startMessaging")
+    r = await sara.post(start, json={"to": "sip:lenea@contoso.com", "operationId": "op"})
+    assert r.status_code == 201, r.text
+    events = (await lene.get(lene.link("events"))).json()
+    invitation = find_event(events, "messagingInvitation")["_embedded"]["messagingInvitation"]
+    accept = invitation["_links"]["accept"]["href"]
+    assert (await lene.post(accept)).status_code == 204
+    mine = (await sara.get(sara.link("communication", "self") + "/conversations")).json()
+    conv = (
+        mine["_links"]["conversation"][0]["href"]
+        if isinstance(mine["_links"]["conversation"], list)
+        else mine["_links"]["conversation"]["href"]
+    )
+    return sara, lene, conv + "/messaging/messages"
+
+
+def find_event(page: dict[str, Any], rel: str) -> dict[str, Any]:
+    for block in page.get("sender", []):
+        for e in block["events"]:
+            if e["link"]["rel"] == rel:
+                return e
+    raise AssertionError(f"no {rel} in {page}")

@@ -10,37 +10,7 @@ import pytest
 
 from openucwa.actions import users
 
-from .conftest import LENE, SARA, AppSession, InProcess, InProcessFactory
-
-
-async def _connected(srv: InProcess) -> tuple[AppSession, AppSession, str]:
-    """Sara and Lene in a conversation; returns Sara's sendMessage href."""
-    sara, lene = await srv.sign_in(*SARA[::2]), await srv.sign_in(*LENE[::2])
-    for s in (sara, lene):
-        assert (await s.post(s.link("me", "makeMeAvailable"), json={})).status_code == 204
-    start = sara.link("communication", "startMessaging")
-    r = await sara.post(start, json={"to": "sip:lenea@contoso.com", "operationId": "op"})
-    assert r.status_code == 201, r.text
-    events = (await lene.get(lene.link("events"))).json()
-    accept = _find(events, "messagingInvitation")["_embedded"]["messagingInvitation"]["_links"]["accept"][
-        "href"
-    ]
-    assert (await lene.post(accept)).status_code == 204
-    mine = (await sara.get(sara.link("communication", "self") + "/conversations")).json()
-    conv = (
-        mine["_links"]["conversation"][0]["href"]
-        if isinstance(mine["_links"]["conversation"], list)
-        else mine["_links"]["conversation"]["href"]
-    )
-    return sara, lene, conv + "/messaging/messages"
-
-
-def _find(page: dict[str, Any], rel: str) -> dict[str, Any]:
-    for block in page.get("sender", []):
-        for e in block["events"]:
-            if e["link"]["rel"] == rel:
-                return e
-    raise AssertionError(f"no {rel} in {page}")
+from .conftest import LENE, SARA, InProcessFactory, connect_sara_and_lene
 
 
 def _text(body: str) -> dict[str, Any]:
@@ -49,7 +19,7 @@ def _text(body: str) -> dict[str, Any]:
 
 async def test_message_count_quota(in_process: InProcessFactory) -> None:
     async with in_process(message_rate="3/minute") as srv:
-        sara, _lene, send = await _connected(srv)
+        sara, _lene, send = await connect_sara_and_lene(srv)
         for i in range(3):
             assert (await sara.post(send, **_text(f"m{i}"))).status_code == 201
         r = await sara.post(send, **_text("one too many"))
@@ -59,7 +29,7 @@ async def test_message_count_quota(in_process: InProcessFactory) -> None:
 
 async def test_message_bytes_quota(in_process: InProcessFactory) -> None:
     async with in_process(message_bytes_rate="100000/minute") as srv:
-        sara, _lene, send = await _connected(srv)
+        sara, _lene, send = await connect_sara_and_lene(srv)
         assert (await sara.post(send, **_text("x" * 60_000))).status_code == 201
         r = await sara.post(send, **_text("x" * 60_000))
         assert r.status_code == 429 and "retry-after" in r.headers
@@ -79,7 +49,7 @@ async def test_invitation_quota(in_process: InProcessFactory) -> None:
 
 async def test_a_batch_is_capped_and_the_rest_waits_in_order(in_process: InProcessFactory) -> None:
     async with in_process(max_batch_bytes=20_000) as srv:
-        sara, lene, send = await _connected(srv)
+        sara, lene, send = await connect_sara_and_lene(srv)
         page = (await lene.get(lene.link("events"))).json()  # what the accept produced
         sent = [f"{i:02d}" + "y" * 3000 for i in range(20)]  # about 80 KB of message events
         for body in sent:

@@ -24,6 +24,7 @@ from .runtime import Runtime
 
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", re.IGNORECASE)
 USER_KEY = "openucwa.user"
+_SLASHES = re.compile(r"/{2,}")
 _USER_PATH_LOWER = USER_PATH.lower()
 _UCWA_LOWER = UCWA_PREFIX.lower() + "/"
 _PHOTOS = re.compile(r"^" + re.escape(UCWA_PREFIX.lower()) + r"/applications/(?P<app>[^/]+)/photos/[^/]+$")
@@ -31,7 +32,8 @@ _PHOTOS = re.compile(r"^" + re.escape(UCWA_PREFIX.lower()) + r"/applications/(?P
 
 class CaseFoldPaths:
     """Fixed segments match case-insensitively (the seed posts to ``startmessaging``); ids are
-    lower-case and user segments compare case-insensitively, so folding the whole path is safe."""
+    lower-case and user segments compare case-insensitively, so folding the whole path is safe.
+    Repeated slashes count as one, as they did on the IIS that served Skype for Business."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,8 +43,11 @@ class CaseFoldPaths:
         # alive for as long as the request runs (a held P-GET runs for minutes, server.longpoll).
         if scope["type"] == "http":
             scope = dict(scope)
-            scope["openucwa.original_path"] = scope["path"]
-            scope["path"] = scope["path"].lower()
+            path = scope["path"]
+            scope["openucwa.original_path"] = path
+            if "//" in path:  # clients joining origin + "/" + href; IIS resolved these too
+                path = _SLASHES.sub("/", path)
+            scope["path"] = path.lower()
         return self.app(scope, receive, send)
 
 

@@ -137,6 +137,7 @@ def routes(rt: Runtime) -> list[Route]:
         route(A + "/me", me, ["GET"]),
         route(A + "/me/makeMeAvailable", make_me_available, ["POST"]),
         route(A + "/me/reportMyActivity", report_my_activity, ["POST"]),
+        route(A + "/reportMyActivity", report_my_activity, ["POST"]),  # where some clients post it
         *published_routes,
         route(A + "/communication", communication, ["GET"]),
     ]

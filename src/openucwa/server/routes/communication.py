@@ -180,8 +180,10 @@ def routes(rt: Runtime) -> list[Route]:
         resource(C + "/participants/{user}/messaging", GET=participant_messaging),
         resource(C + "/messaging", GET=get_messaging),
         resource(C + "/messaging/terminate", POST=stop),
-        resource(C + "/messaging/messages/{n}", GET=get_message),
+        # Deployed reply bots POST a new message to a message's own href: sent like sendMessage.
+        resource(C + "/messaging/messages/{n}", GET=get_message, POST=send_message),
         resource(C + "/messaging/typing", POST=typing),
+        resource(C + "/messaging/setIsTyping", POST=typing),  # the link's rel, used as a path
         resource(C + "/messaging/typingParticipants", GET=typing_participants),
         resource(C + "/messaging/history", GET=history),
     ]
