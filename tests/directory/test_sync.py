@@ -82,7 +82,8 @@ def conn_modify_members(slapd: sl.Slapd, dn: str, members: list[str]) -> None:
 
 
 def cli_sync(slapd: sl.Slapd, server_db: Any, ou: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **ldap_env(slapd, ldap_user_base=ou, ldap_group_base=ou)}
+    # Pages of two entries: three people and two groups take several pages (paged searches).
+    env = {**os.environ, **ldap_env(slapd, ldap_user_base=ou, ldap_group_base=ou, ldap_page_size="2")}
     args = [sys.executable, "-m", "openucwa", "directory", "sync", "--data-dir", server_db.data_dir]
     if server_db.url:
         args += ["--database-url", server_db.url]
@@ -108,7 +109,9 @@ def test_sync_brings_people_and_groups_in_and_keeps_them_current(
     again = cli_sync(slapd, directory_db, unit_ou)
     assert "0 added, 0 updated, 0 disabled, 3 unchanged" in again.stdout
 
-    srv = directory_server(ldap_user_base=unit_ou, ldap_group_base=unit_ou, ldap_sync_interval="1")
+    srv = directory_server(
+        ldap_user_base=unit_ou, ldap_group_base=unit_ou, ldap_sync_interval="1", ldap_page_size="2"
+    )
     amy = sign_in(srv.base, f"CONTOSO\\amy{tag}", "amy-pw", endpoint="sync-amy")
     links = amy.app["_embedded"]["people"]["_links"]
     found = httpx.get(
