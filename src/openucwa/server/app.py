@@ -23,6 +23,7 @@ from ..core.errors import UcwaError
 from ..ratelimit import RateLimits
 from ..store import open_store
 from . import errors
+from .cors import Cors
 from .middleware import CaseFoldPaths, Guard
 from .routes import applications, communication, discovery, events, people, xframe
 from .runtime import Runtime
@@ -91,7 +92,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
     ]
     app = OpenUcwa(
         routes=all_routes,
-        middleware=[Middleware(CaseFoldPaths), Middleware(Guard, runtime=rt)],
+        middleware=[Middleware(CaseFoldPaths), Middleware(Cors, runtime=rt), Middleware(Guard, runtime=rt)],
         exception_handlers={
             UcwaError: errors.ucwa_error,
             HTTPException: errors.http_error,
