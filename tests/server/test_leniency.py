@@ -64,3 +64,34 @@ async def test_accept_variants_give_json_and_a_get_ignores_content_type(in_proce
             assert r.json()["rel"] == "application"
         r = await s.get(s.self_href, headers={"Content-Type": "application/json"})
         assert r.status_code == 200
+
+
+async def test_token_form_in_every_encoding_clients_send(in_process: InProcessFactory) -> None:
+    async with in_process() as srv:
+        fields = {"grant_type": "password", "username": SARA[0], "password": SARA[2]}
+        urlencoded = b"grant_type=password&username=sarad%40contoso.com&password=sara-secret"
+        for ctype in (
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded; charset=UTF-8",
+        ):
+            r = await srv.http.post(
+                "/WebTicket/oauthtoken", content=urlencoded, headers={"Content-Type": ctype}
+            )
+            assert r.status_code == 200 and r.json()["token_type"] == "Bearer", ctype
+        multipart = await srv.http.post(
+            "/WebTicket/oauthtoken", files={k: (None, v) for k, v in fields.items()}
+        )
+        assert multipart.status_code == 200 and multipart.json()["access_token"].startswith("cwt=")
+        wrong = await srv.http.post(
+            "/WebTicket/oauthtoken",
+            files={**{k: (None, v) for k, v in fields.items()}, "password": (None, "nope")},
+        )
+        assert wrong.json() == {"error": "invalid_grant"}  # the same answer as the urlencoded form
+        broken = await srv.http.post(
+            "/WebTicket/oauthtoken",
+            content=b"--x\r\nnonsense",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert broken.status_code == 400 and broken.json() == {"error": "invalid_request"}
+        upload = await srv.http.post("/WebTicket/oauthtoken", files={"username": ("a.txt", b"x")})
+        assert upload.json() == {"error": "invalid_request"}

@@ -7,8 +7,11 @@ values may be is decided in ``core.commands``, which turns these inputs into typ
 
 from __future__ import annotations
 
+import email.policy
 import re
 from collections.abc import Mapping
+from email.message import Message
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -97,14 +100,42 @@ async def empty_input(request: Request, limit: int) -> None:
     del data  # inputs are optional and ignored here
 
 
+MAX_FORM_PARTS = 20
+
+
 async def form_input(request: Request, limit: int) -> dict[str, list[str]]:
+    """A form, urlencoded (with or without a charset) or multipart/form-data, as clients of the
+    token endpoint send it; within the body limit and at most ``MAX_FORM_PARTS`` fields."""
     raw = await read_body(request, limit)
     kind, charset = media_type(request)
+    if kind == "multipart/form-data":
+        return _multipart_form(raw, request.headers.get("content-type", ""))
     if kind != "application/x-www-form-urlencoded":
         raise UcwaError(errors.UNSUPPORTED_MEDIA_TYPE)
     out: dict[str, list[str]] = {}
-    for k, v in parse_qsl(decode_text(raw, charset), keep_blank_values=True):
+    for k, v in parse_qsl(decode_text(raw, charset), keep_blank_values=True, max_num_fields=MAX_FORM_PARTS):
         out.setdefault(k, []).append(v)
+    return out
+
+
+def _multipart_form(raw: bytes, content_type: str) -> dict[str, list[str]]:
+    """Text fields of a multipart/form-data body, read with the standard library's MIME parser."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        raise UcwaError(errors.DESERIALIZATION_FAILURE, "The multipart form could not be parsed.")
+    parts = message.get_payload()
+    if not isinstance(parts, list) or len(parts) > MAX_FORM_PARTS:
+        raise UcwaError(errors.DESERIALIZATION_FAILURE, "The multipart form has too many parts.")
+    out: dict[str, list[str]] = {}
+    for part in parts:
+        if not isinstance(part, Message):
+            raise UcwaError(errors.DESERIALIZATION_FAILURE, "The multipart form could not be parsed.")
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes) or part.get_filename() is not None:
+            raise UcwaError(errors.DESERIALIZATION_FAILURE, "A form field is not plain text.")
+        out.setdefault(name, []).append(decode_text(payload, part.get_content_charset()))
     return out
 
 
