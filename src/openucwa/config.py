@@ -46,6 +46,13 @@ class Settings:
     subscription_minute: float = 60.0
     max_message_bytes: int = 64 * 1024
     server_fqdn: str = "openucwa.local"
+    # Operations (README "Operations"): /metrics is served to loopback clients, or to anyone with
+    # the token when one is set; ``metrics=False`` turns it off.
+    metrics: bool = True
+    metrics_token: str | None = None
+    log_format: str = "auto"  # auto (console on a terminal, else json) | json | console
+    tls_cert: str | None = None
+    tls_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **values: Any) -> Settings:
@@ -104,11 +111,18 @@ def validate(s: Settings) -> None:
     for origin in s.allowed_origins:
         if origin != "*" and not _web_url(origin, path_allowed=False):
             raise SettingsError(f"allowed_origins: expected scheme://host[:port] or *, got {origin!r}")
+    if s.log_format not in LOG_FORMATS:
+        raise SettingsError(f"log_format: expected one of {', '.join(LOG_FORMATS)}, got {s.log_format!r}")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise SettingsError("tls_cert, tls_key: give both (a certificate chain file and its key) or neither")
+    if s.metrics_token is not None and len(s.metrics_token) < 16:
+        raise SettingsError("metrics_token: use at least 16 characters")
     for host in s.allowed_hosts:
         if not _HOST_NAME.match(host):
             raise SettingsError(f"allowed_hosts: expected a host name, got {host!r}")
 
 
+LOG_FORMATS = ("auto", "json", "console")
 _HOST_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
 
 

@@ -110,6 +110,7 @@ async def authenticate(svc: Services, username: str, password: str) -> IssuedTok
             user = await tx.get_user(uri)
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok:
+        svc.metrics.sign_in_failed()
         return None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     lifetime = svc.settings.token_lifetime

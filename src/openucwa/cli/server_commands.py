@@ -130,12 +130,30 @@ def serve(
     ] = None,
     event_aggregation: Annotated[bool, typer.Option(help="Off: release every event at once (tests).")] = True,
     backlog: Annotated[int, typer.Option(help="Listen backlog for bursts of connecting clients.")] = 4096,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str, typer.Option(help="Log level; info and below include the access log.")
+    ] = "info",
+    log_format: Annotated[
+        str | None, typer.Option(help="json, console, or auto (console on a terminal, else json).")
+    ] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option(help="PEM certificate chain: serve HTTPS (with --tls-key).")
+    ] = None,
+    tls_key: Annotated[str | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    metrics: Annotated[
+        bool | None, typer.Option("--metrics/--no-metrics", help="Serve /metrics (default on).")
+    ] = None,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token /metrics requires (prefer OPENUCWA_METRICS_TOKEN: argv is public)."),
+    ] = None,
 ) -> None:
     """Run the UCWA server."""
     import uvicorn
 
     from ..config import SettingsError, from_env
+    from ..core.links import ROOT_PATH
+    from ..server import logs
     from ..server.app import create_app
     from ..server.protocol import JoinedWritesProtocol
 
@@ -151,16 +169,21 @@ def serve(
             allowed_origins=tuple(allowed_origin) if allowed_origin else None,
             allowed_hosts=tuple(allowed_host) if allowed_host else None,
             event_aggregation=None if event_aggregation else False,
+            log_format=log_format,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            metrics=metrics,
+            metrics_token=metrics_token,
         )
-    except SettingsError as exc:
+        logs.configure(log_level, settings.log_format)
+    except (SettingsError, ValueError) as exc:
         fail(str(exc))
     try:
         asyncio.run(preflight(settings))
     except OSError as exc:
         fail(str(exc))
-    typer.echo(
-        f"OpenUCWA serving on http://{host}:{port}/ (discovery: /Autodiscover/AutodiscoverService.svc/root)"
-    )
+    scheme = "https" if settings.tls_cert else "http"
+    typer.echo(f"OpenUCWA serving on {scheme}://{host}:{port}/ (discovery: {ROOT_PATH})")
     try:
         uvicorn.run(
             create_app(settings),
@@ -168,6 +191,10 @@ def serve(
             port=port,
             backlog=backlog,
             log_level=log_level,
+            log_config=None,  # server.logs configured the root logger: one format for every line
+            access_log=False,  # the access log is ours (server.observability): ids, routes, no secrets
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
             http=JoinedWritesProtocol,
             proxy_headers=False,  # forwarding headers count only with --behind-proxy (server/base.py)
             loop="uvloop",

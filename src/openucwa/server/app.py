@@ -21,7 +21,8 @@ from ..core.errors import UcwaError
 from ..store import open_store
 from . import errors
 from .middleware import CaseFoldPaths, Guard
-from .routes import applications, communication, discovery, events, people, xframe
+from .observability import Observe
+from .routes import applications, communication, discovery, events, ops, people, xframe
 from .runtime import Runtime
 
 
@@ -53,7 +54,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
             await bus.start()
             try:
                 rt.start(
-                    Services(store=store, bus=bus, notifier=notifier, settings=settings, clock=node_clock)
+                    Services(
+                        store=store,
+                        bus=bus,
+                        notifier=notifier,
+                        settings=settings,
+                        clock=node_clock,
+                        metrics=rt.metrics,
+                    )
                 )
                 reaper = asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")
                 try:
@@ -77,10 +85,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         *people.routes(rt),
         *discovery.routes(rt),
         *xframe.routes(rt),
+        *ops.routes(rt),
     ]
     app = OpenUcwa(
         routes=all_routes,
-        middleware=[Middleware(CaseFoldPaths), Middleware(Guard, runtime=rt)],
+        middleware=[
+            Middleware(CaseFoldPaths),
+            Middleware(Observe, metrics=rt.metrics),
+            Middleware(Guard, runtime=rt),
+        ],
         exception_handlers={
             UcwaError: errors.ucwa_error,
             HTTPException: errors.http_error,

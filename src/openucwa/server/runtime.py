@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..actions.services import Services
 from ..actions.users import TokenCache
 from ..config import Settings
+from ..metrics import Metrics
 from .base import HostPolicy
 
 
@@ -15,6 +16,7 @@ class Runtime:
     settings: Settings
     tokens: TokenCache = field(default_factory=TokenCache)
     hosts: HostPolicy = field(init=False)
+    metrics: Metrics = field(default_factory=Metrics)
     _services: Services | None = None
 
     def __post_init__(self) -> None:

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ..interface import SchemaStatus
 from ..sql import SqlStore, SqlTx, upgrade
+from ..sql.ops import VERSION_TABLE, head_revision
 from .cache import AppCache
 from .tx import OnLoop, SqliteTx
 
@@ -120,6 +122,17 @@ class SqliteStore(SqlStore):
             self._flush()
             with self._connection().begin() as tx:
                 upgrade(tx.connection)
+
+    async def schema_status(self) -> SchemaStatus:
+        """A plain read on our connection: no BEGIN IMMEDIATE, so another process holding the write
+        lock does not hold this up (WAL readers do not wait for writers)."""
+        async with self._lock:
+            raw = self._raw()
+            found = raw.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+            ).fetchone()
+            row = raw.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone() if found else None
+        return SchemaStatus(current=row[0] if row else None, head=head_revision())
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         async with self._lock:
