@@ -28,7 +28,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 
 # ``*_created`` series double the page and tell nothing a counter reset does not.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
