@@ -7,10 +7,12 @@ stored credentials live here.
 
 from __future__ import annotations
 
+from . import backup
 from .client_commands import register
 from .server_commands import app, services
 
 register(app)
+backup.register(app)
 
 
 def main() -> None:

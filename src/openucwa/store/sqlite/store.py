@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -35,8 +36,9 @@ class SqliteStore(SqlStore):
 
     _lock: asyncio.Lock  # always present here: one writer, so every unit takes it
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, occupancy: int | None = None) -> None:
         self.sync_engine = engine
+        self._occupancy = occupancy  # fd of the shared lock saying the file is in use (files.py)
         self._lock = asyncio.Lock()
         self._conn: sa.Connection | None = None
         self._waiting: list[asyncio.Future[None]] = []  # units whose work the open one holds
@@ -148,6 +150,9 @@ class SqliteStore(SqlStore):
             self._conn.close()
             self._conn = None
         self.sync_engine.dispose()
+        if self._occupancy is not None:
+            os.close(self._occupancy)
+            self._occupancy = None
 
 
 def _tell(waiting: list[asyncio.Future[None]], failure: BaseException | None) -> None:
