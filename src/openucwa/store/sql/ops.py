@@ -21,8 +21,8 @@ _SESSIONS = sa.select(sa.func.count()).select_from(sessions)
 
 class OpsTx(TxBase):
     async def activity(self) -> Activity:
-        apps = (await self._run(_ACTIVE)).scalar_one()
-        convs = (await self._run(_SESSIONS)).scalar_one()
+        apps = (await self._conn.execute(_ACTIVE)).scalar_one()
+        convs = (await self._conn.execute(_SESSIONS)).scalar_one()
         return Activity(applications=int(apps), conversations=int(convs))
 
 
