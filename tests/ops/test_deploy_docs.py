@@ -25,7 +25,7 @@ import pytest
 from openucwa.config import Settings
 from tests.conftest import free_port
 
-from .test_live_operations import Node, seeded, self_signed, start  # noqa: F401 - start is a fixture
+from .nodes import Node, seeded, self_signed
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)

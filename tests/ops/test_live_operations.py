@@ -7,96 +7,24 @@ its file, and one node is enough to show them.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import json
-import os
-import signal
+import shutil
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import USERS, _seed, free_port
+from tests.conftest import free_port
 from tests.e2e.people import connect, messaging_links, party, text_of
 from tests.e2e.ucwa import JSON, find
 
-
-@dataclass
-class Node:
-    base: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def openucwa(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openucwa", *args], capture_output=True, text=True, timeout=120, check=check
-    )
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[..., Node]]:
-    """``start(data_dir, *flags, verify=…)`` → a node serving that directory, logging to a file."""
-    nodes: list[Node] = []
-
-    def go(data_dir: Path, *flags: str, verify: Any = True) -> Node:
-        port = free_port()
-        log = tmp_path / f"server-{port}.log"
-        with open(log, "wb") as err, open(log.with_suffix(".out"), "wb") as out:
-            proc = subprocess.Popen(  # logs go to stderr; stdout has the one-line banner
-                [
-                    sys.executable,
-                    "-m",
-                    "openucwa",
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--data-dir",
-                    str(data_dir),
-                    *flags,
-                ],
-                stdout=out,
-                stderr=err,
-            )
-        scheme = "https" if "--tls-cert" in flags else "http"
-        node = Node(f"{scheme}://127.0.0.1:{port}", proc, log)
-        nodes.append(node)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                httpx.get(node.base + "/healthz", timeout=0.5, verify=verify)
-                return node
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start in 20 s")
-
-    yield go
-    for node in nodes:
-        node.stop()
-
-
-def seeded(path: Path) -> Path:
-    asyncio.run(_seed(str(path), None, USERS))
-    return path
+from .nodes import Node, openucwa, seeded, self_signed
 
 
 def scrape(base: str) -> dict[str, float]:
@@ -151,44 +79,6 @@ def test_logs_carry_request_ids_and_never_secrets(start: Callable[..., Node], tm
         assert secret not in text
     assert "not-lene-secret-9" not in text and "disk 95% full" not in text  # no bodies
     assert "authorization" not in text.lower() and "cookie" not in text.lower()
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for localhost and 127.0.0.1, made here (no network, no CA)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    os.chmod(key_file, 0o600)
-    return cert_file, key_file
 
 
 def test_native_tls_and_https_links(start: Callable[..., Node], tmp_path: Path) -> None:
@@ -312,3 +202,36 @@ def test_restore_refuses_while_a_server_runs(start: Callable[..., Node], tmp_pat
     assert httpx.get(node.base + "/readyz").status_code == 200  # untouched
     node.stop()
     assert openucwa("restore", str(file), "--data-dir", str(data)).returncode == 0
+
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server not installed: no private Redis to stop")
+def test_readyz_says_redis_went_away_while_healthz_stays_up(
+    start: Callable[..., Node], tmp_path: Path
+) -> None:
+    """A Redis of the test's own (the shared one must keep running), stopped under a live node."""
+    assert REDIS_SERVER is not None
+    port = free_port()
+    redis = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        node = start(seeded(tmp_path / "data"), "--redis-url", f"redis://127.0.0.1:{port}/0")
+        ready = httpx.get(node.base + "/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"]["redis"] == "ok"
+    finally:
+        redis.terminate()
+        redis.wait(10)
+    down = httpx.get(node.base + "/readyz", timeout=10)
+    assert down.status_code == 503
+    checks = down.json()["checks"]
+    assert checks["database"] == "ok" and checks["redis"].startswith(("unreachable", "no answer"))
+    assert httpx.get(node.base + "/healthz").status_code == 200
