@@ -94,6 +94,20 @@ async def preflight(settings: Any) -> None:
             await client.aclose()
 
 
+def _can_listen(host: str, port: int) -> None:
+    """Binds once before uvicorn does, so a port in use is one ``error:`` line, whatever the log
+    format (uvicorn would log it among its start-up lines and exit)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {(exc.strerror or str(exc)).lower()}") from exc
+
+
 def read_password(given: str | None) -> str:
     if given is not None:
         return given
@@ -180,6 +194,7 @@ def serve(
         fail(str(exc))
     try:
         asyncio.run(preflight(settings))
+        _can_listen(host, port)
     except OSError as exc:
         fail(str(exc))
     scheme = "https" if settings.tls_cert else "http"
