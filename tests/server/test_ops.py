@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -145,3 +146,26 @@ async def test_metrics_count_requests_pgets_applications_and_failures(in_process
         not_found = (("method", "GET"), ("route", "unrouted"), ("status", "404"))
         assert got[("openucwa_http_requests_total", not_found)] == 1
         held.cancel()
+
+
+async def test_probes_do_not_wait_for_another_process_holding_the_write_lock(
+    in_process: InProcessFactory, tmp_path: Path
+) -> None:
+    """The CLI may hold SQLite's write lock; readiness and the gauges only read (WAL readers do not
+    wait), so neither stalls the event loop for the 5 s busy timeout."""
+    async with in_process() as srv:
+        await srv.sign_in(*SARA[::2])
+        other = sqlite3.connect(tmp_path / "openucwa.sqlite3", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE applications SET status = 'expired'")  # not committed: unseen
+            started = time.monotonic()
+            ready = await srv.http.get("/readyz")
+            scraped = samples((await srv.http.get("/metrics")).text)
+            assert time.monotonic() - started < 1.0
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert ready.status_code == 200
+        assert scraped[("openucwa_applications_active", ())] == 1
+        assert scraped.get(("openucwa_metrics_scrape_errors_total", ()), 0) == 0

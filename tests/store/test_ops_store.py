@@ -16,8 +16,8 @@ from openucwa.store.sqlite import files
 async def test_schema_status_and_activity(store: SqlStore) -> None:
     status = await store.schema_status()
     assert status.at_head and status.current == head_revision()
+    before = await store.activity()
     async with store.transaction() as tx:
-        before = await tx.activity()
         await tx.add_application(
             Application(
                 id="a1",
@@ -32,8 +32,7 @@ async def test_schema_status_and_activity(store: SqlStore) -> None:
             )
         )
         await tx.add_session("s1", 0.0)
-    async with store.transaction() as tx:
-        after = await tx.activity()
+    after = await store.activity()
     assert (after.applications - before.applications, after.conversations - before.conversations) == (1, 1)
 
 

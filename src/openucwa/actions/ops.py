@@ -55,7 +55,7 @@ async def readiness(svc: Services) -> Readiness:
 async def refresh_gauges(svc: Services) -> None:
     """Database gauges are read per scrape: every node then reports the same, current numbers."""
     svc.metrics.pgets_held.set(svc.notifier.waiting())
-    async with asyncio.timeout(CHECK_TIMEOUT), svc.store.transaction() as tx:
-        activity = await tx.activity()
+    async with asyncio.timeout(CHECK_TIMEOUT):
+        activity = await svc.store.activity()
     svc.metrics.applications.set(activity.applications)
     svc.metrics.conversations.set(activity.conversations)

@@ -224,10 +224,6 @@ class Tx(Protocol):
         self, conv_id: str, n: int, *, status: MessageStatus, failed: Sequence[str]
     ) -> None: ...
 
-    # operations --------------------------------------------------------------------------
-    async def activity(self) -> Activity:
-        """Counts for the metrics gauges (a scrape's worth of work, not for hot paths)."""
-
 
 class Store(Protocol):
     async def migrate(self) -> None:
@@ -240,5 +236,8 @@ class Store(Protocol):
 
         Must not wait on another process's write lock (a readiness probe runs it every few seconds).
         """
+
+    async def activity(self) -> Activity:
+        """Counts for the metrics gauges, read like ``schema_status`` (a scrape's worth of work)."""
 
     async def close(self) -> None: ...

@@ -5,25 +5,16 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from ..interface import Activity
-from ..schema import applications, sessions
-from .base import TxBase
-
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 VERSION_TABLE = "alembic_version"
-_ACTIVE = sa.select(sa.func.count()).select_from(applications).where(applications.c.status == "active")
-_SESSIONS = sa.select(sa.func.count()).select_from(sessions)
 
 
-class OpsTx(TxBase):
-    async def activity(self) -> Activity:
-        apps = (await self._conn.execute(_ACTIVE)).scalar_one()
-        convs = (await self._conn.execute(_SESSIONS)).scalar_one()
-        return Activity(applications=int(apps), conversations=int(convs))
+ACTIVITY_SQL = (
+    "SELECT (SELECT count(*) FROM applications WHERE status = 'active'), (SELECT count(*) FROM sessions)"
+)
 
 
 @functools.cache

@@ -13,10 +13,10 @@ from alembic.config import Config
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..interface import RetryableError, SchemaStatus
+from ..interface import Activity, RetryableError, SchemaStatus
 from .channel import ChannelTx
 from .conversations import ConversationsTx
-from .ops import MIGRATIONS, VERSION_TABLE, OpsTx, head_revision
+from .ops import ACTIVITY_SQL, MIGRATIONS, VERSION_TABLE, head_revision
 from .people import PeopleTx
 from .users import UsersTx
 
@@ -32,7 +32,7 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-class SqlTx(UsersTx, PeopleTx, ChannelTx, ConversationsTx, OpsTx):
+class SqlTx(UsersTx, PeopleTx, ChannelTx, ConversationsTx):
     """One open transaction over every table; it never commits itself, ``SqlStore.transaction`` does."""
 
 
@@ -88,6 +88,11 @@ class SqlStore:
                 else None
             )
         return SchemaStatus(current=current, head=head_revision())
+
+    async def activity(self) -> Activity:
+        async with self.engine.connect() as conn:
+            apps, convs = (await conn.execute(sa.text(ACTIVITY_SQL))).one()
+        return Activity(applications=int(apps), conversations=int(convs))
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         """Runs ``fn`` on a plain connection (schema checks, diagnostics)."""

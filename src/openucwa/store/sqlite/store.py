@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from ..interface import SchemaStatus
+from ..interface import Activity, SchemaStatus
 from ..sql import SqlStore, SqlTx, upgrade
-from ..sql.ops import VERSION_TABLE, head_revision
+from ..sql.ops import ACTIVITY_SQL, VERSION_TABLE, head_revision
 from .cache import AppCache
 from .tx import OnLoop, SqliteTx
 
@@ -135,6 +135,12 @@ class SqliteStore(SqlStore):
             ).fetchone()
             row = raw.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone() if found else None
         return SchemaStatus(current=row[0] if row else None, head=head_revision())
+
+    async def activity(self) -> Activity:
+        """Like ``schema_status``: a plain read, never waiting for another process's write lock."""
+        async with self._lock:
+            apps, convs = self._raw().execute(ACTIVITY_SQL).fetchone()
+        return Activity(applications=int(apps), conversations=int(convs))
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         async with self._lock:
