@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install run test lint typecheck unasync format bench clean browser slapd
+.PHONY: install run test lint typecheck unasync format bench clean browser slapd nginx
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,7 +50,14 @@ slapd:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null) \
 	  || echo "slapd not installed: directory tests will be skipped"; }
 
-test: $(STAMP) lint typecheck browser slapd
+
+# tests/ops/test_deploy_docs.py runs docs/nginx.conf with Debian's nginx; installed likewise.
+nginx:
+	@test -x /usr/sbin/nginx || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	  || echo "nginx not installed: the nginx example's test will be skipped"; }
+
+test: $(STAMP) lint typecheck browser slapd nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

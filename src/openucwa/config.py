@@ -83,6 +83,13 @@ class Settings:
     ldap_sync_interval: float = 15 * 60
     ldap_timeout: float = 5.0
     ldap_page_size: int = 500
+    # Operations (README "Operations"): /metrics is served to loopback clients, or to anyone with
+    # the token when one is set; ``metrics=False`` turns it off.
+    metrics: bool = True
+    metrics_token: str | None = None
+    log_format: str = "auto"  # auto (console on a terminal, else json) | json | console
+    tls_cert: str | None = None
+    tls_key: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **values: Any) -> Settings:
@@ -158,6 +165,12 @@ def validate(s: Settings) -> None:
         value = getattr(s, name)
         if value and not _RATE.fullmatch(value):
             raise SettingsError(f"{name}: expected limits like 20/second;600/minute, got {value!r}")
+    if s.log_format not in LOG_FORMATS:
+        raise SettingsError(f"log_format: expected one of {', '.join(LOG_FORMATS)}, got {s.log_format!r}")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise SettingsError("tls_cert, tls_key: give both (a certificate chain file and its key) or neither")
+    if s.metrics_token is not None and len(s.metrics_token) < 16:
+        raise SettingsError("metrics_token: use at least 16 characters")
     for host in s.allowed_hosts:
         if not _HOST_NAME.match(host):
             raise SettingsError(f"allowed_hosts: expected a host name, got {host!r}")
@@ -172,6 +185,7 @@ RATE_SETTINGS = (
 )
 _ONE_RATE = r"\s*[0-9]+\s*(?:/|per)\s*(?:[0-9]+\s*)?(?:second|minute|hour|day|month|year)s?\s*"
 _RATE = re.compile(rf"{_ONE_RATE}(?:[;,|]{_ONE_RATE})*")
+LOG_FORMATS = ("auto", "json", "console")
 _HOST_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
 
 

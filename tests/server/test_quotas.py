@@ -25,6 +25,8 @@ async def test_message_count_quota(in_process: InProcessFactory) -> None:
         r = await sara.post(send, **_text("one too many"))
         assert r.status_code == 429 and r.json()["code"] == "TooManyRequests"
         assert 1 <= int(r.headers["retry-after"]) <= 60
+        metrics = (await srv.http.get("/metrics")).text  # from loopback: served without a token
+        assert 'openucwa_rate_limit_hits_total{limit="send"} 1.0' in metrics
 
 
 async def test_message_bytes_quota(in_process: InProcessFactory) -> None:

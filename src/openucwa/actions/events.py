@@ -33,6 +33,8 @@ def _size(event: StoredEvent) -> int:
 class Answer:
     body: bytes
     unsettled: tuple[Receipt, ...] = ()  # delivery receipts to settle after the commit
+    events: int = 0  # events and messages first put into a batch by this answer (metrics)
+    messages: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +47,12 @@ async def pget_round(
     svc: Services, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float, first: bool
 ) -> Answer | Hold:
     result = await _round(svc, app_id, user_uri, params, pget_id, started_at, first)
-    if isinstance(result, Answer) and result.unsettled:
-        await messages.confirm(svc, list(result.unsettled))
+    if isinstance(result, Answer):
+        if result.events:  # committed: count them now
+            svc.metrics.events_delivered.inc(result.events)
+            svc.metrics.messages_delivered.inc(result.messages)
+        if result.unsettled:
+            await messages.confirm(svc, list(result.unsettled))
     return result
 
 
@@ -117,14 +123,15 @@ async def _round(
         events = merge(taken, svc.settings.event_aggregation)
         body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
         await u.tx.store_batch(app.id, n, body, [e.position for e in taken])
-        unsettled = await messages.settle_delivered(u, [e.receipt for e in events if e.receipt is not None])
+        receipts = [e.receipt for e in events if e.receipt is not None]
+        unsettled = await messages.settle_delivered(u, receipts)
         release.update(next_batch=n + 1, resume_pending=False)
         if decision.resume:
             release.update(ch_timeout=180, ch_low=15, ch_medium=5)
         await u.tx.update_application(app.id, **release)
         if displaces:
             await u.bump(app.id)
-        return Answer(body, tuple(unsettled))
+        return Answer(body, tuple(unsettled), len(events), len(receipts))
 
 
 @retrying

@@ -34,10 +34,12 @@ async def spend_message(svc: Services, user: str, size: int) -> None:
     for rule, cost in ((SEND, 1), (SEND_BYTES, size)):
         wait = await svc.limits.hit(rule, user, cost)
         if wait is not None:
+            svc.metrics.rate_limited(rule)
             raise too_many(wait, "messages")
 
 
 async def spend_invitation(svc: Services, user: str) -> None:
     wait = await svc.limits.hit(INVITE, user)
     if wait is not None:
+        svc.metrics.rate_limited(INVITE)
         raise too_many(wait, "invitations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from ..bus.notifier import Notifier
 from ..clock import Clock
 from ..config import Settings
 from ..core.events import Event
+from ..metrics import Metrics
 from ..ratelimit import RateLimits
 from ..store.interface import RetryableError, Store, Tx
 
@@ -32,6 +34,7 @@ class Services:
     limits: RateLimits = field(default_factory=lambda: RateLimits({}))  # none unless given
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
     directory: Directory | None = None  # the company directory, when LDAP_URL is set
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @dataclass
@@ -85,9 +88,10 @@ class _UnitScope:
     A class rather than a generator-based context manager: every request opens one or two.
     """
 
-    __slots__ = ("_now", "_svc", "_tx", "_unit")
+    __slots__ = ("_now", "_started", "_svc", "_tx", "_unit")
 
     def __init__(self, svc: Services, now: float | None) -> None:
+        self._started = time.perf_counter()  # for openucwa_db_transaction_seconds
         self._svc = svc
         self._now = svc.clock() if now is None else now
         self._tx: AbstractAsyncContextManager[Tx] | None = None
@@ -101,6 +105,7 @@ class _UnitScope:
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         assert self._tx is not None and self._unit is not None  # __aenter__ ran
         await self._tx.__aexit__(kind, exc, tb)
+        self._svc.metrics.db_seconds.observe(time.perf_counter() - self._started)
         if exc is None:
             for app_id, version in self._unit.wakes.items():
                 await self._svc.bus.publish(app_id, version)

@@ -34,6 +34,7 @@ async def password_grant(
     for rule, key in budgets:
         wait = await svc.limits.exceeded(rule, key)
         if wait is not None:
+            svc.metrics.rate_limited(rule)
             raise Throttled(wait)
     async with checks:  # argon2 takes ~64 MiB and a core for tens of ms: queue, never pile up
         issued = await users.authenticate(svc, username, password)

@@ -200,6 +200,7 @@ async def authenticate(svc: Services, username: str, password: str) -> IssuedTok
     started = time.monotonic()
     user = await check_credentials(svc, username, password)
     if user is None:
+        svc.metrics.sign_in_failed()
         await asyncio.sleep(max(0.0, started + FAILURE_FLOOR - time.monotonic()))
         return None
     token, record = _new_token(svc, user)

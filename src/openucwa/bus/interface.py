@@ -11,4 +11,7 @@ class Bus(Protocol):
     async def publish(self, app_id: str, version: int) -> None:
         """Called after commit only, so a woken reader finds what caused the wake."""
 
+    async def ping(self) -> None:
+        """Raises when the transport between nodes is unreachable (readiness); in-process: never."""
+
     async def close(self) -> None: ...

@@ -15,5 +15,8 @@ class LocalBus:
     async def publish(self, app_id: str, version: int) -> None:
         self._notifier.notify(app_id, version)
 
+    async def ping(self) -> None:
+        """Nothing to reach: wakes stay in this process."""
+
     async def close(self) -> None:
         return None

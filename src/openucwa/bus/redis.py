@@ -76,6 +76,11 @@ class RedisBus:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
+    async def ping(self) -> None:
+        if self._client is None:
+            raise ConnectionError("the Redis bus has not started")
+        await self._client.ping()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

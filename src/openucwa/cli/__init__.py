@@ -7,12 +7,14 @@ stored credentials live here.
 
 from __future__ import annotations
 
+from . import backup
 from .client_commands import register
 from .directory import directory_app
 from .server_commands import app, services
 
 register(app)
 app.add_typer(directory_app, name="directory")
+backup.register(app)
 
 
 def main() -> None:

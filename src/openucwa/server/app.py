@@ -25,7 +25,8 @@ from ..store import open_store
 from . import errors
 from .cors import Cors
 from .middleware import CaseFoldPaths, Guard
-from .routes import applications, communication, discovery, events, people, xframe
+from .observability import Observe
+from .routes import applications, communication, discovery, events, ops, people, xframe
 from .runtime import Runtime
 
 
@@ -60,7 +61,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
                 limits = RateLimits(quotas.rules(settings), settings.redis_url)
                 rt.start(
                     Services(
-                        store, bus, notifier, settings, clock=node_clock, limits=limits, directory=directory
+                        store=store,
+                        bus=bus,
+                        notifier=notifier,
+                        settings=settings,
+                        clock=node_clock,
+                        limits=limits,
+                        directory=directory,
+                        metrics=rt.metrics,
                     )
                 )
                 await users.warm_up()
@@ -89,10 +97,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         *people.routes(rt),
         *discovery.routes(rt),
         *xframe.routes(rt),
+        *ops.routes(rt),
     ]
     app = OpenUcwa(
         routes=all_routes,
-        middleware=[Middleware(CaseFoldPaths), Middleware(Cors, runtime=rt), Middleware(Guard, runtime=rt)],
+        middleware=[
+            Middleware(CaseFoldPaths),
+            Middleware(Observe, metrics=rt.metrics),
+            Middleware(Cors, runtime=rt),
+            Middleware(Guard, runtime=rt),
+        ],
         exception_handlers={
             UcwaError: errors.ucwa_error,
             HTTPException: errors.http_error,

@@ -13,6 +13,7 @@ from ..core import errors
 from ..core.errors import UcwaError
 from ..wire import dumps
 from .http import UCWA_HEADERS, response_type
+from .logs import request_id
 
 log = logging.getLogger("openucwa.server")
 
@@ -31,7 +32,7 @@ class Unauthorized(Exception):
 
 def error_response(err: UcwaError, request: Request | None = None) -> Response:
     body = err.body()
-    body["debugInfo"] = {"requestId": uuid.uuid4().hex}
+    body["debugInfo"] = {"requestId": request_id.get() or uuid.uuid4().hex}  # as in the logs
     headers = {**UCWA_HEADERS, **err.headers}
     return Response(dumps(body), status_code=err.status, headers=headers, media_type=response_type(request))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..actions.services import Services
 from ..actions.users import TokenCache
 from ..config import Settings
+from ..metrics import Metrics
 from .base import HostPolicy
 
 
@@ -17,6 +18,7 @@ class Runtime:
     tokens: TokenCache = field(default_factory=TokenCache)
     hosts: HostPolicy = field(init=False)
     password_checks: asyncio.Semaphore = field(init=False)  # queued, never more at once
+    metrics: Metrics = field(default_factory=Metrics)
     _services: Services | None = None
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.conversation import ConvView, Message
@@ -20,6 +21,26 @@ from ..core.models import Application, DistributionGroup, Presence, PresenceSubs
 
 class DuplicateError(Exception):
     """A unique key (user uri, application id) is already taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """Where the database's schema is against the migrations this code ships (readiness)."""
+
+    current: str | None  # None: no schema at all
+    head: str
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What the database holds now, for gauges: active applications and conversations in progress."""
+
+    applications: int
+    conversations: int
 
 
 class RetryableError(Exception):
@@ -248,5 +269,14 @@ class Store(Protocol):
         """Brings the schema to the latest Alembic revision."""
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def schema_status(self) -> SchemaStatus:
+        """Reads the schema revision: proves the database answers and says whether it is current.
+
+        Must not wait on another process's write lock (a readiness probe runs it every few seconds).
+        """
+
+    async def activity(self) -> Activity:
+        """Counts for the metrics gauges, read like ``schema_status`` (a scrape's worth of work)."""
 
     async def close(self) -> None: ...

@@ -130,6 +130,7 @@ def routes(rt: Runtime) -> list[Route]:
         )
         conv_id = request.path_params["conv_id"]
         location = await messages.send_message(rt.services, *ids(request), conv_id, cmd)
+        rt.services.metrics.messages_sent.inc()  # committed
         return created(location)
 
     async def list_messages(request: Request) -> Response:

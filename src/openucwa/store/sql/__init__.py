@@ -9,7 +9,8 @@ paths' prepared statements, and ``store`` holds ``SqlStore`` and the schema upgr
 
 from __future__ import annotations
 
+from .ops import MIGRATIONS
 from .rows import APP_FIELDS, app_field_value, search_key
-from .store import MIGRATIONS, SqlStore, SqlTx, upgrade
+from .store import SqlStore, SqlTx, upgrade
 
 __all__ = ["APP_FIELDS", "MIGRATIONS", "SqlStore", "SqlTx", "app_field_value", "search_key", "upgrade"]

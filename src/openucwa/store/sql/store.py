@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -14,15 +13,15 @@ from alembic.config import Config
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..interface import RetryableError
+from ..interface import Activity, RetryableError, SchemaStatus
 from .channel import ChannelTx
 from .conversations import ConversationsTx
 from .directory import DirectoryTx
+from .ops import ACTIVITY_SQL, MIGRATIONS, VERSION_TABLE, head_revision
 from .people import PeopleTx
 from .users import UsersTx
 
 T = TypeVar("T")
-MIGRATIONS = Path(__file__).parents[1] / "migrations"
 # Arbitrary constant: PostgreSQL nodes starting together must not race to create the tables.
 _MIGRATION_LOCK_KEY = 0x0C_A1_0001
 
@@ -79,6 +78,22 @@ class SqlStore:
         """Runs ``alembic upgrade head`` on our own connection: no alembic.ini, no second engine."""
         async with self._serialised(), self.engine.begin() as conn:
             await conn.run_sync(upgrade)
+
+    async def schema_status(self) -> SchemaStatus:
+        """A fresh connection from the pool (pre-pinged), so a database that went away says so."""
+        async with self.engine.connect() as conn:
+            exists = await conn.run_sync(lambda c: sa.inspect(c).has_table(VERSION_TABLE))
+            current = (
+                (await conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalar()
+                if exists
+                else None
+            )
+        return SchemaStatus(current=current, head=head_revision())
+
+    async def activity(self) -> Activity:
+        async with self.engine.connect() as conn:
+            apps, convs = (await conn.execute(sa.text(ACTIVITY_SQL))).one()
+        return Activity(applications=int(apps), conversations=int(convs))
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         """Runs ``fn`` on a plain connection (schema checks, diagnostics)."""

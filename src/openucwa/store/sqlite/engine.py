@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..sql import SqlStore
+from .files import hold_shared
 from .store import SqliteStore
 
 _PRAGMAS = (
@@ -62,7 +63,8 @@ async def open_sqlite(path: str) -> SqlStore:
     if not path or path == ":memory:":
         raise ValueError("SQLite store needs a file path")
     file = await asyncio.to_thread(_prepare_parent, path)
+    occupancy = hold_shared(file)  # a restore waits for every holder to go (files.py)
     engine = sa.create_engine(sa.URL.create("sqlite", database=str(file)), poolclass=sa.pool.StaticPool)
     sa.event.listen(engine, "connect", _on_connect)
     sa.event.listen(engine, "begin", _on_begin)
-    return SqliteStore(engine)
+    return SqliteStore(engine, occupancy=occupancy)

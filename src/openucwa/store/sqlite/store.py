@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,7 +13,9 @@ import sqlalchemy as sa
 
 from ...core import errors
 from ...core.errors import UcwaError
+from ..interface import Activity, SchemaStatus
 from ..sql import SqlStore, SqlTx, upgrade
+from ..sql.ops import ACTIVITY_SQL, VERSION_TABLE, head_revision
 from .cache import AppCache
 from .tx import OnLoop, SqliteTx
 
@@ -35,8 +38,9 @@ class SqliteStore(SqlStore):
 
     _lock: asyncio.Lock  # always present here: one writer, so every unit takes it
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, occupancy: int | None = None) -> None:
         self.sync_engine = engine
+        self._occupancy = occupancy  # fd of the shared lock saying the file is in use (files.py)
         self._lock = asyncio.Lock()
         self._conn: sa.Connection | None = None
         self._waiting: list[asyncio.Future[None]] = []  # units whose work the open one holds
@@ -146,6 +150,23 @@ class SqliteStore(SqlStore):
             with self._connection().begin() as tx:
                 upgrade(tx.connection)
 
+    async def schema_status(self) -> SchemaStatus:
+        """A plain read on our connection: no BEGIN IMMEDIATE, so another process holding the write
+        lock does not hold this up (WAL readers do not wait for writers)."""
+        async with self._lock:
+            raw = self._raw()
+            found = raw.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+            ).fetchone()
+            row = raw.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone() if found else None
+        return SchemaStatus(current=row[0] if row else None, head=head_revision())
+
+    async def activity(self) -> Activity:
+        """Like ``schema_status``: a plain read, never waiting for another process's write lock."""
+        async with self._lock:
+            apps, convs = self._raw().execute(ACTIVITY_SQL).fetchone()
+        return Activity(applications=int(apps), conversations=int(convs))
+
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         async with self._lock:
             self._flush()
@@ -160,6 +181,9 @@ class SqliteStore(SqlStore):
             self._conn.close()
             self._conn = None
         self.sync_engine.dispose()
+        if self._occupancy is not None:
+            os.close(self._occupancy)
+            self._occupancy = None
 
 
 def _tell(waiting: list[asyncio.Future[None]], failure: BaseException | None) -> None:
