@@ -20,7 +20,7 @@ from ..core.errors import UcwaError
 from ..store import open_store
 from . import errors
 from .middleware import CaseFoldPaths, Guard
-from .routes import applications, communication, discovery, events, people, xframe
+from .routes import applications, communication, discovery, events, people, webapp, xframe
 from .runtime import Runtime
 
 
@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         *people.routes(rt),
         *discovery.routes(rt),
         *xframe.routes(rt),
+        *webapp.routes(rt),
     ]
     app = Starlette(
         routes=all_routes,

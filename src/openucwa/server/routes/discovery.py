@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ...actions import users
@@ -13,13 +13,10 @@ from ...core.resources import discovery as res
 from ..base import discovery
 from ..http import form_input, json_response
 from ..runtime import Runtime
-from . import route
+from . import route, webapp
 
 SUPPORTED_GRANTS = ("password",)
 _REFUSED_GRANTS = ("urn:microsoft.rtc:windows", "urn:microsoft.rtc:passive", "urn:microsoft.rtc:anonmeeting")
-_LANDING = """<!doctype html><meta charset="utf-8"><title>OpenUCWA</title>
-<h1>OpenUCWA</h1><p>This is a UCWA 2.0 server. Clients start at
-<code>{root}</code> (<code>Accept: application/json</code>).</p>"""
 
 
 def _query(request: Request) -> str:
@@ -29,10 +26,9 @@ def _query(request: Request) -> str:
 
 def routes(rt: Runtime) -> list[Route]:
     async def root(request: Request) -> Response:
+        if request.scope["path"] == "/" and webapp.wants_app(request):
+            return webapp.index()  # a browser: the chat client (OpenUCWA Web)
         d = discovery(request, rt.settings)
-        accept = request.headers.get("accept", "")
-        if request.scope["path"] == "/" and "text/html" in accept and "json" not in accept:
-            return HTMLResponse(_LANDING.format(root=d.root()))
         return json_response(res.root(d, _query(request)), request=request)
 
     async def user(request: Request) -> Response:
