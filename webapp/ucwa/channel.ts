@@ -5,6 +5,9 @@ import type { ChannelAnswer } from "./events";
 
 export interface ChannelHooks {
   pget(signal: AbortSignal): Promise<ChannelAnswer>;
+  /** A quick request after a failure: a held P-GET answers only when events come, so it cannot
+   * tell the user that the server is back. */
+  probe(): Promise<unknown>;
   onAnswer(answer: ChannelAnswer): Promise<void> | void;
   /** The application is gone (404/410) or replaced: create it again; then the loop goes on. */
   recover(error: ApplicationGone | PGetReplaced): Promise<void>;
@@ -66,10 +69,13 @@ export class EventChannel {
     while (this.running) {
       this.pgetCtl = new AbortController();
       try {
+        if (this.failures > 0) {
+          await this.hooks.probe();
+          this.failures = 0;
+          this.hooks.onConnection({ ok: true, retryAt: null });
+        }
         const answer = await this.hooks.pget(this.pgetCtl.signal);
         if (!this.running) return;
-        if (this.failures > 0) this.hooks.onConnection({ ok: true, retryAt: null });
-        this.failures = 0;
         await this.hooks.onAnswer(answer);
         continue;
       } catch (e) {

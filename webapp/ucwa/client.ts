@@ -80,6 +80,7 @@ export interface Conversation {
   queue: string[]; // keys of messages waiting for sendMessage
   lastActivity: number;
   rev: number;
+  autoTitle: boolean; // named after its participants (no subject)
 }
 
 export interface Group {
@@ -311,13 +312,10 @@ export class WebClient {
     return new EventChannel(
       {
         pget: (signal) => this.session.pget(signal),
+        probe: () => this.session.refreshApplication(),
         onAnswer: (a) => this.onAnswer(a),
         recover: (e) => this.recover(e),
-        onAuthLost: () => {
-          this.storage?.removeItem(STORAGE_KEY);
-          this.reset();
-          this.fail("Your session has expired. Sign in again.");
-        },
+        onAuthLost: () => this.authLost(),
         onConnection: (c) => {
           this.connection = c;
           this.changed();
@@ -445,6 +443,7 @@ export class WebClient {
       queue: [],
       lastActivity: this.now(),
       rev: 0,
+      autoTitle: true,
     };
     this.conversations.set(c.id, c);
     return c;
@@ -483,7 +482,10 @@ export class WebClient {
           decline: hrefOf(ev, "decline") ?? undefined,
           answered: false,
         };
-        if (String(res.subject ?? "")) c.title = String(res.subject);
+        if (String(res.subject ?? "")) {
+          c.title = String(res.subject);
+          c.autoTitle = false;
+        }
         c.lastActivity = this.now();
         if (fromUri) void this.watch([fromUri]);
         this.onNotice?.({
@@ -578,7 +580,6 @@ export class WebClient {
       const others = c.participants.size;
       c.participants.set(ev.href, { name, uri });
       if (!c.remoteUri && others === 0) c.remoteUri = uri;
-      if (c.title === "Conversation" && others === 0) c.title = name;
       const joinedLater = others > 0 && (c.state === "Connected" || c.state === "Conferenced");
       if (joinedLater) this.notice(c, `${name} joined the conversation.`);
       if (uri) void this.watch([uri]);
@@ -586,6 +587,7 @@ export class WebClient {
       c.participants.delete(ev.href);
       if (!c.leaving && !c.ended) this.notice(c, `${name} left the conversation.`);
     }
+    this.retitle(c);
     this.touch(c);
   }
 
@@ -613,6 +615,18 @@ export class WebClient {
     if (!(this.selected === c.id && this.visible)) c.unread += 1;
     this.touch(c);
     this.onNotice?.({ kind: "message", conversation: c.id, title: msg.sender, body: msg.text });
+  }
+
+  private retitle(c: Conversation): void {
+    const names = [...c.participants.values()].map((p) => p.name).filter(Boolean);
+    if (c.autoTitle && names.length) c.title = names.join(", ");
+  }
+
+  /** A request was refused for the token: back to sign-in, saying why. */
+  private authLost(): void {
+    this.storage?.removeItem(STORAGE_KEY);
+    this.reset();
+    this.fail("Your session has expired. Sign in again.");
   }
 
   private notice(c: Conversation, text: string): void {
@@ -703,7 +717,8 @@ export class WebClient {
     c.lastActivity = this.now();
     this.touch(c);
     if (c.messaging.sendMessage) return this.post(c, msg.key);
-    if (c.href && !c.ended) {
+    if ((c.href && !c.ended) || c.state === "Connecting") {
+      // Invited but not accepted yet (or the invitation is on its way): sent after Accept.
       c.queue.push(msg.key);
       this.setStatus(c, msg.key, "queued");
       return;
@@ -721,6 +736,7 @@ export class WebClient {
     try {
       await this.session.startMessaging(c.remoteUri, op, text);
     } catch (e) {
+      if (e instanceof AuthError) return this.authLost();
       this.byOp.delete(op);
       c.carried = undefined;
       this.setStatus(c, msg.key, "failed", errorText(e));
@@ -754,6 +770,7 @@ export class WebClient {
       }
       this.touch(c);
     } catch (e) {
+      if (e instanceof AuthError) return this.authLost();
       this.setStatus(c, key, "failed", errorText(e));
     }
   }
@@ -869,11 +886,10 @@ export class WebClient {
           const uri = uriFromPeopleHref(ph.replace(/\/participants\//, "/people/")) ?? undefined;
           c.participants.set(ph, { name: p.title ?? uri ?? "", uri });
         }
-        const first = [...c.participants.values()][0];
-        if (first && c.title === "Conversation") {
-          c.title = c.participants.size > 1 ? [...c.participants.values()].map((p) => p.name).join(", ") : first.name;
-          c.remoteUri = c.participants.size === 1 ? first.uri : undefined;
-        }
+        const all = [...c.participants.values()];
+        if (all.length === 1 && !c.remoteUri) c.remoteUri = all[0].uri;
+        this.retitle(c);
+        void this.watch(all.map((p) => p.uri ?? "").filter(Boolean));
       }
       if (c.links.messaging) {
         const m = await this.session.getJson(c.links.messaging).catch(() => null);

@@ -91,13 +91,17 @@ function SignIn({ client }: Props) {
   );
 }
 
+function availabilityLabel(a: string | undefined): string {
+  return AVAILABILITY_LABEL[a ?? "Offline"] ?? a ?? "Offline";
+}
+
+/** The coloured dot; its meaning is spoken by `Said` after the name, so names come first. */
 function Dot({ availability }: { availability?: string }) {
-  const label = AVAILABILITY_LABEL[availability ?? "Offline"] ?? availability ?? "Offline";
-  return (
-    <span class={`dot ${presenceClass(availability)}`} title={label}>
-      <span class="sr-only">{label}</span>
-    </span>
-  );
+  return <span class={`dot ${presenceClass(availability)}`} title={availabilityLabel(availability)} aria-hidden="true" />;
+}
+
+function Said({ availability }: { availability?: string }) {
+  return <span class="sr-only">, {availabilityLabel(availability)}</span>;
 }
 
 function Main({ client }: Props) {
@@ -115,8 +119,9 @@ function Main({ client }: Props) {
   }, []);
   const selected = client.selected ? client.conversations.get(client.selected) : undefined;
   return (
-    <div class={`layout ${selected ? "has-selection" : ""}`}>
+    <div class="shell">
       {!client.connection.ok && <Reconnecting client={client} />}
+      <div class={`layout ${selected ? "has-selection" : ""}`}>
       <Sidebar client={client} onCard={setCard} />
       <main class="pane" aria-label="Conversation">
         {selected ? (
@@ -130,6 +135,7 @@ function Main({ client }: Props) {
           </div>
         )}
       </main>
+      </div>
       <Invitations client={client} />
       {switcher && <Switcher client={client} onClose={() => setSwitcher(false)} />}
       {card && <ContactCard client={client} uri={card} onClose={() => setCard(null)} />}
@@ -231,12 +237,15 @@ function ContactRow({ client, person, onCard }: { client: WebClient; person: Per
       <button type="button" class="row-main" onClick={() => client.openChat(person.uri, person.name)}>
         <Dot availability={person.availability} />
         <span class="row-text">
-          <span class="name">{person.name}</span>
+          <span class="name">
+            {person.name}
+            <Said availability={person.availability} />
+          </span>
           {person.note && <span class="sub">{person.note}</span>}
         </span>
       </button>
-      <button type="button" class="icon" aria-label={`Contact card of ${person.name}`} onClick={() => onCard(person.uri)}>
-        ⓘ
+      <button type="button" class="icon" aria-label="Contact card" title={`Contact card: ${person.name}`} onClick={() => onCard(person.uri)}>
+        <span class="info" aria-hidden="true">i</span>
       </button>
     </li>
   );
@@ -255,7 +264,10 @@ function ConversationRow({ client, conv }: { client: WebClient; conv: Conversati
       >
         {conv.participants.size > 1 ? <span class="dot group" aria-hidden="true" /> : <Dot availability={person?.availability} />}
         <span class="row-text">
-          <span class="name">{conv.title}</span>
+          <span class="name">
+            {conv.title}
+            {conv.participants.size <= 1 && person && <Said availability={person.availability} />}
+          </span>
           <span class="sub">{last ? last.text : conv.invitation && !conv.invitation.answered ? "Invitation" : ""}</span>
         </span>
         {conv.unread > 0 && (
@@ -295,6 +307,7 @@ function MeBar({ client }: Props) {
       </div>
       <div class="me-status">
         <Dot availability={client.me.availability} />
+        <Said availability={client.me.availability} />
         <label class="sr-only" for="my-status">
           My status
         </label>
@@ -405,7 +418,10 @@ function PeopleSearch({ client, label, onPick }: Props & { label: string; onPick
               >
                 <Dot availability={p.availability} />
                 <span class="row-text">
-                  <span class="name">{p.name}</span>
+                  <span class="name">
+                    {p.name}
+                    <Said availability={p.availability} />
+                  </span>
                   <span class="sub">{p.uri.replace(/^sip:/, "")}</span>
                 </span>
               </button>
@@ -448,6 +464,15 @@ function MessageItem({ m }: { m: ChatMessage }) {
       {m.direction === "out" && <div class={`status ${m.status ?? ""}`}>{statusText(m)}</div>}
     </div>
   );
+}
+
+function conversationStatus(conv: Conversation, names: string[]): string {
+  if (names.length > 1) return names.join(", ");
+  if (conv.state === "Connecting") return "Inviting…";
+  if (conv.state === "Incoming") return "Invitation";
+  if (conv.state === "Connected" || conv.state === "Conferenced") return "Connected";
+  if (conv.ended && !conv.remoteUri) return "Ended";
+  return conv.messages.length ? "Not connected: your next message invites them again" : "Your first message invites them";
 }
 
 function ConversationView({ client, conv }: { client: WebClient; conv: Conversation }) {
@@ -501,7 +526,7 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
         <div class="conv-title">
           <h2 id="conv-title">{conv.title}</h2>
           <span class="sub">
-            {names.length > 1 ? names.join(", ") : conv.ended ? "Not connected" : conv.state === "Connecting" ? "Inviting…" : conv.state}
+            {conversationStatus(conv, names)}
           </span>
         </div>
         <button type="button" class="secondary" onClick={() => setAdding(true)}>
@@ -511,7 +536,7 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
           Leave
         </button>
       </header>
-      <div class="log" ref={log} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>
+      <div class="log" ref={log} onScroll={onScroll} role="log" aria-label="Chat history" tabIndex={0}>
         {conv.historyState === "loading" && <div class="notice">Loading older messages…</div>}
         {conv.historyState === "done" && conv.messages.length > 0 && <div class="notice">Beginning of the conversation</div>}
         {conv.messages.map((m) => (
@@ -686,6 +711,7 @@ function ContactCard({ client, uri, onClose }: Props & { uri: string; onClose: (
           <div>
             <p class="card-name">
               <Dot availability={data.person.availability} /> <strong>{name}</strong>
+              <Said availability={data.person.availability} />
             </p>
             {typeof c.title === "string" && <p>{c.title}</p>}
             {typeof c.department === "string" && <p>{c.department}</p>}
