@@ -37,6 +37,7 @@ export class EventChannel {
   private pgetCtl: AbortController | null = null;
   private sleepCtl: AbortController | null = null;
   failures = 0;
+  private down = false;
 
   constructor(
     private readonly hooks: ChannelHooks,
@@ -69,13 +70,14 @@ export class EventChannel {
     while (this.running) {
       this.pgetCtl = new AbortController();
       try {
-        if (this.failures > 0) {
+        if (this.down) {
           await this.hooks.probe();
-          this.failures = 0;
+          this.down = false;
           this.hooks.onConnection({ ok: true, retryAt: null });
         }
         const answer = await this.hooks.pget(this.pgetCtl.signal);
         if (!this.running) return;
+        this.failures = 0; // only a P-GET that worked resets the back-off
         await this.hooks.onAnswer(answer);
         continue;
       } catch (e) {
@@ -99,6 +101,7 @@ export class EventChannel {
           }
         }
         this.failures += 1;
+        this.down = true;
         const delay = backoffDelay(this.failures);
         this.hooks.onConnection({ ok: false, retryAt: this.now() + delay, error: String((e as Error)?.message ?? e) });
         this.sleepCtl = new AbortController();

@@ -862,6 +862,8 @@ export class WebClient {
 
   /** Conversations the server still holds for this application (reload, resync, resume). */
   private async loadConversations(): Promise<void> {
+    // Only what was known before asking can be judged gone: events may bind new ones meanwhile.
+    const before = new Set([...this.conversations.values()].map((c) => c.href).filter(Boolean));
     let hrefs: string[];
     try {
       hrefs = await this.session.conversations();
@@ -869,7 +871,9 @@ export class WebClient {
       return;
     }
     const live = new Set(hrefs);
-    for (const c of this.conversations.values()) if (c.href && !live.has(c.href)) this.endLocally(c, null);
+    for (const c of this.conversations.values()) {
+      if (c.href && before.has(c.href) && !live.has(c.href)) this.endLocally(c, null);
+    }
     for (const href of hrefs) {
       const body = await this.session.getJson(href).catch(() => null);
       if (!body) continue;
