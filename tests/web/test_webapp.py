@@ -7,6 +7,7 @@ Screenshots of the main views land in ``test-artifacts/web/`` (or ``$OPENUCWA_TE
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -75,7 +76,9 @@ def test_root_serves_the_app_to_browsers_and_discovery_to_json_clients(server: S
     for accept in ("application/json", "", "text/html, application/json"):
         r = httpx.get(server.base + "/", headers={"Accept": accept} if accept else {})
         assert r.status_code == 200 and r.headers["content-type"].startswith("application/json"), accept
-        assert r.json()["_links"]["user"]["href"].endswith("/Autodiscover/AutodiscoverService.svc/root/oauth/user")
+        assert r.json()["_links"]["user"]["href"].endswith(
+            "/Autodiscover/AutodiscoverService.svc/root/oauth/user"
+        )
 
 
 # -- helpers for the browser tests ------------------------------------------------------------------
@@ -182,6 +185,11 @@ class RawUser:
                         self.send_href = res["_links"]["sendMessage"]["href"]
         assert self.send_href, "the conversation did not connect"
 
+    def close(self) -> None:
+        """Others must not see this user Online after the test (the database outlives it)."""
+        self.http.delete(self.app["_links"]["self"]["href"])
+        self.http.close()
+
     def send(self, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
         assert self.send_href
         r = self.http.post(self.send_href, content=text.encode(), headers={"Content-Type": content_type})
@@ -218,7 +226,9 @@ async def test_wrong_password_is_said_on_the_page(browser: Browser, server: Serv
 @sqlite_only
 @pytest.mark.browser
 @pytest.mark.asyncio(loop_scope="session")
-async def test_two_people_chat_then_a_third_joins(browser: Browser, make_server: Callable[..., Server]) -> None:
+async def test_two_people_chat_then_a_third_joins(
+    browser: Browser, make_server: Callable[..., Server]
+) -> None:
     from playwright.async_api import expect
 
     srv = make_server("--no-event-aggregation")
@@ -232,7 +242,9 @@ async def test_two_people_chat_then_a_third_joins(browser: Browser, make_server:
         await sign_in(lene, LENE)
         t, le = tosh.page, lene.page
         # Presence: each sees the other in the contact list, live.
-        lene_row = t.get_by_role("region", name="Contacts").get_by_role("button", name=re.compile("^Lene Aaling"))
+        lene_row = t.get_by_role("region", name="Contacts").get_by_role(
+            "button", name=re.compile("^Lene Aaling")
+        )
         await expect(lene_row).to_contain_text("Online")
         await le.get_by_label("My status").select_option(label="Busy")
         await expect(lene_row).to_contain_text("Busy")
@@ -329,19 +341,19 @@ async def test_cli_message_html_inert_restart_reconnect_and_history(
         home = {"XDG_CONFIG_HOME": str(tmp_path / "cfg")}
         r = cli("login", srv.base, "--user", SARA, env={**home, "OPENUCWA_PASSWORD": USERS[SARA][1]})
         assert r.returncode == 0, r.stderr
-        sender = subprocess.Popen(
-            [sys.executable, "-m", "openucwa", "send", "--to", f"sip:{TOSH}", "db-1: disk 95% full"],
+        sender = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "openucwa", "send", "--to", f"sip:{TOSH}", "db-1: disk 95% full"),
             env={**os.environ, **home},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             await t.get_by_role("button", name="Accept").click()
             await expect(log(tosh)).to_contain_text("db-1: disk 95% full")
         finally:
-            out, err = sender.communicate(timeout=60)
-        assert sender.returncode == 0, err
+            _, err = await asyncio.wait_for(sender.communicate(), 60)
+        assert sender.returncode == 0, err.decode()
 
         # HTML from the wire: shown, but nothing in it runs or loads.
         lene = RawUser(srv.base, LENE)
@@ -379,9 +391,11 @@ async def test_cli_message_html_inert_restart_reconnect_and_history(
         # A reload keeps the tab signed in (sessionStorage) and history scrolls back to the start.
         await t.reload()
         await expect(t.get_by_role("button", name="Sign out")).to_be_visible()
-        await t.get_by_role("navigation", name="Conversations").get_by_role(
-            "button", name=re.compile("Lene Aaling")
-        ).click()
+        await (
+            t.get_by_role("navigation", name="Conversations")
+            .get_by_role("button", name=re.compile("Lene Aaling"))
+            .click()
+        )
         await expect(log(tosh)).to_contain_text("after the restart")
         first = log(tosh).get_by_text("burst 01", exact=True)
         for _ in range(20):
@@ -392,8 +406,11 @@ async def test_cli_message_html_inert_restart_reconnect_and_history(
         await expect(first).to_have_count(1)
         texts = await log(tosh).locator(".msg .body").all_inner_texts()
         bursts = [x for x in texts if x.startswith("burst ")]
-        assert bursts == [f"burst {i:02d}" for i in range(1, 71)], "history shows a message twice or out of order"
+        assert bursts == [f"burst {i:02d}" for i in range(1, 71)], (
+            "history shows a message twice or out of order"
+        )
         await tosh.shot("07-history")
+        lene.close()
     finally:
         await tosh.context.close()
 
@@ -404,7 +421,9 @@ async def test_cli_message_html_inert_restart_reconnect_and_history(
 async def test_narrow_window_and_dark_theme(browser: Browser, server: Server) -> None:
     from playwright.async_api import expect
 
-    tab = await open_tab(browser, server, "narrow", viewport={"width": 360, "height": 740}, color_scheme="dark")
+    tab = await open_tab(
+        browser, server, "narrow", viewport={"width": 360, "height": 740}, color_scheme="dark"
+    )
     try:
         await sign_in(tab, TOSH)
         page = tab.page
@@ -418,3 +437,51 @@ async def test_narrow_window_and_dark_theme(browser: Browser, server: Server) ->
         await tab.shot("08-narrow-dark")
     finally:
         await tab.context.close()
+
+
+@sqlite_only
+@pytest.mark.browser
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_tabs_of_one_user_are_two_applications(
+    browser: Browser, make_server: Callable[..., Server]
+) -> None:
+    from playwright.async_api import expect
+
+    srv = make_server("--no-event-aggregation")
+    add_contact(srv, TOSH, LENE)
+    first = await open_tab(browser, srv, "tab-1")
+    try:
+        second = Tab(first.context, await first.context.new_page(), "tab-2")
+        await second.page.goto(srv.base + "/")
+        await sign_in(first, TOSH)
+        await sign_in(second, TOSH)
+        ids = [
+            await tab.page.evaluate("() => JSON.parse(sessionStorage.getItem('openucwa.session')).endpointId")
+            for tab in (first, second)
+        ]
+        assert ids[0] != ids[1], "two tabs share an endpointId"
+        # Both tabs hear Lene's presence; a reload keeps each tab's own endpointId.
+        lene = RawUser(srv.base, LENE)
+        presence = lene.app["_embedded"]["me"]["_links"]["presence"]["href"]
+        lene.http.post(presence, json={"availability": "BeRightBack"})
+        for tab in (first, second):
+            row = tab.page.get_by_role("region", name="Contacts").get_by_role(
+                "button", name=re.compile("^Lene Aaling")
+            )
+            await expect(row).to_contain_text("Be right back")
+        await second.page.reload()
+        await expect(second.page.get_by_role("button", name="Sign out")).to_be_visible()
+        again = await second.page.evaluate(
+            "() => JSON.parse(sessionStorage.getItem('openucwa.session')).endpointId"
+        )
+        assert again == ids[1]
+        lene.http.post(presence, json={"availability": "Busy"})
+        for tab in (first, second):
+            row = tab.page.get_by_role("region", name="Contacts").get_by_role(
+                "button", name=re.compile("^Lene Aaling")
+            )
+            await expect(row).to_contain_text("Busy")
+        lene.http.post(presence, json={})
+        lene.close()
+    finally:
+        await first.context.close()

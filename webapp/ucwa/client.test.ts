@@ -174,6 +174,17 @@ describe("WebClient on recorded answers", () => {
     expect(client.phase).toBe("signed-out");
   });
 
+  it("goes back to sign-in with a message when the event channel's token is refused", async () => {
+    const { fetch } = fakeFetch([on("GET", /\/events\?ack=/, () => empty(401)), ...signInRoutes()]);
+    const storage = memoryStorage();
+    const client = new WebClient({ rootUrl: `${BASE}/`, fetch, storage, setTimer: () => 0, clearTimer: () => undefined });
+    await client.signIn("toshm@contoso.com", "tosh-secret");
+    for (let i = 0; i < 50 && client.phase === "signed-in"; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(client.phase).toBe("signed-out");
+    expect(client.error).toBe("Your session has expired. Sign in again.");
+    expect(storage.data.has("openucwa.session")).toBe(false);
+  });
+
   it("reads user addresses from people hrefs", () => {
     expect(uriFromPeopleHref(`${BASE}/ucwa/oauth/v1/applications/1/people/LeneA@contoso.com/presence`)).toBe(
       "sip:lenea@contoso.com",

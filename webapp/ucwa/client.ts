@@ -225,7 +225,9 @@ export class WebClient {
     this.username = username.trim();
     this.changed();
     const endpointId = this.storedEndpoint() ?? randomId();
+    const { userHref, tokenUrl } = this.session;
     this.session = new Session(this.opts.rootUrl, this.opts.fetch, endpointId);
+    Object.assign(this.session, { userHref, tokenUrl });
     try {
       await this.session.authenticate(this.username, password);
       await this.start();
@@ -248,15 +250,22 @@ export class WebClient {
     this.storage?.setItem(STORAGE_KEY, JSON.stringify(data));
   }
 
+  /** Discovery and the 401 challenge before the user presses Sign in: two round trips saved. */
+  prepare(): void {
+    if (this.phase !== "signed-out" || this.session.tokenUrl) return;
+    void this.session.challenge().catch(() => undefined);
+  }
+
   private async start(): Promise<void> {
     await this.session.createApplication();
-    await this.session.makeMeAvailable();
     this.save();
+    // The people links are there from creation: the contact list loads while we become available.
+    const contacts = this.loadContacts();
+    await this.session.makeMeAvailable();
     const me = this.session.embedded("me");
     this.me.name = String(me.name ?? this.username);
     this.me.uri = String(me.uri ?? sip(this.username));
     this.me.photoHref = this.session.meHref("photo");
-    const contacts = this.loadContacts();
     const presence = this.loadMyPresence();
     await contacts;
     this.phase = "signed-in";

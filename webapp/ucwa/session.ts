@@ -60,6 +60,7 @@ export function randomId(): string {
 export class Session {
   readonly http: Http;
   userHref: string | null = null;
+  tokenUrl: string | null = null;
   applicationsHref: string | null = null;
   app: Json = {};
   appUrl = "";
@@ -102,8 +103,8 @@ export class Session {
     return this.userHref;
   }
 
-  /** 401 challenge → token service → `cwt=…` token (grant_type=password). */
-  async authenticate(username: string, password: string): Promise<string> {
+  /** The token service the user resource names in its 401 challenge. */
+  async challenge(): Promise<string> {
     if (!this.userHref) await this.discover();
     const userHref = this.userHref as string;
     const a = await this.http.request("GET", userHref, { auth: false });
@@ -111,6 +112,14 @@ export class Session {
     if (a.status !== 401 || !tokenUrl) {
       throw new ProtocolError(`expected a 401 MsRtcOAuth challenge from ${userHref}, got ${a.status}`);
     }
+    this.tokenUrl = tokenUrl;
+    return tokenUrl;
+  }
+
+  /** 401 challenge → token service → `cwt=…` token (grant_type=password). */
+  async authenticate(username: string, password: string): Promise<string> {
+    const tokenUrl = this.tokenUrl ?? (await this.challenge());
+    const userHref = this.userHref as string;
     const form = { grant_type: "password", username: username.replace(/^sip:/i, ""), password };
     const t = await this.http.request("POST", absolute(userHref, tokenUrl), { auth: false, form });
     const body = t.body;

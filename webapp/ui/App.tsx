@@ -50,6 +50,7 @@ function SignIn({ client }: Props) {
   const [user, setUser] = useState(client.username);
   const [password, setPassword] = useState("");
   const busy = client.phase === "signing-in";
+  useEffect(() => client.prepare(), []);
   const submit = (e: Event): void => {
     e.preventDefault();
     void client.signIn(user, password);
@@ -603,9 +604,11 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
 function Invitations({ client }: Props) {
   const pending = [...client.conversations.values()].filter((c) => c.invitation && !c.invitation.answered);
   if (!pending.length) return null;
+  const shown = pending.slice(0, 3); // more wait their turn (they are in the sidebar too)
   return (
     <section class="toasts" aria-label="Invitations">
-      {pending.map((c) => (
+      {pending.length > shown.length && <p class="toast more">{pending.length - shown.length} more invitations waiting</p>}
+      {shown.map((c) => (
         <div key={c.id} class="toast" role="group" aria-label={`Invitation from ${c.invitation?.from}`}>
           <strong>{c.invitation?.from} wants to chat</strong>
           {c.invitation?.preview && <p class="preview">{c.invitation.preview}</p>}
