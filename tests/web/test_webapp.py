@@ -256,6 +256,15 @@ async def test_two_people_chat_then_a_third_joins(
         await tosh.shot("02-contacts")
         await axe_check(tosh, "contact list")
 
+        # The contact card, with the photo fetched using the bearer token (a blob: URL).
+        await t.get_by_role("region", name="Contacts").get_by_role("button", name="Contact card").click()
+        card = t.get_by_role("dialog", name="Contact card of Lene Aaling")
+        await expect(card).to_contain_text("lenea@contoso.com")
+        await expect(card.locator("img.avatar")).to_have_attribute("src", re.compile("^blob:"))
+        await tosh.shot("02b-contact-card")
+        await t.keyboard.press("Escape")
+        await expect(card).to_have_count(0)
+
         # 1:1 from a search; the first line goes with the invitation, the second waits for Accept.
         await open_chat_by_search(tosh, "Lene", "Lene Aaling")
         await t.get_by_label("Message").fill("Hello Lene, see https://example.com/x")
@@ -288,6 +297,11 @@ async def test_two_people_chat_then_a_third_joins(
         await expect(log(lene)).to_contain_text("Typing back")
         await tosh.shot("04-conversation")
         await axe_check(tosh, "conversation")
+        await t.keyboard.press("Control+K")
+        switcher = t.get_by_role("dialog", name="Switch conversation")
+        await expect(switcher.get_by_role("button", name=re.compile("Lene Aaling"))).to_be_visible()
+        await t.keyboard.press("Escape")
+        await expect(switcher).to_have_count(0)
 
         # Group chat: Sara is added, accepts, and everyone reads everyone.
         await sign_in(sara, SARA)
@@ -305,6 +319,7 @@ async def test_two_people_chat_then_a_third_joins(
         await le.get_by_label("Message").fill("Welcome Sara")
         await le.get_by_label("Message").press("Enter")
         await expect(log(sara)).to_contain_text("Welcome Sara")
+        assert "joined" not in await log(sara).inner_text(), "the roster Sara found was announced as news"
         await sara.shot("05-group")
 
         # Sara leaves: the others are told.

@@ -81,6 +81,7 @@ export interface Conversation {
   lastActivity: number;
   rev: number;
   autoTitle: boolean; // named after its participants (no subject)
+  connectedAt: number; // when we joined: the roster that arrives then is not "joined" news
 }
 
 export interface Group {
@@ -121,6 +122,7 @@ const ACTIVITY_REPORT_MS = 3 * 60_000;
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 6000;
 const MAX_WATCHED = 500;
+const ROSTER_SETTLE_MS = 1500;
 
 /** The uri a people-resource href names (`…/people/{user}[/presence|/note…]`). */
 export function uriFromPeopleHref(href: string): string | null {
@@ -453,6 +455,7 @@ export class WebClient {
       lastActivity: this.now(),
       rev: 0,
       autoTitle: true,
+      connectedAt: 0,
     };
     this.conversations.set(c.id, c);
     return c;
@@ -550,7 +553,11 @@ export class WebClient {
   }
 
   private updateConversation(c: Conversation, base: string, res: Json): void {
-    if (typeof res.state === "string") c.state = res.state;
+    const live = (st: string): boolean => st === "Connected" || st === "Conferenced";
+    if (typeof res.state === "string") {
+      if (live(res.state) && !live(c.state)) c.connectedAt = this.now();
+      c.state = res.state;
+    }
     for (const rel of ["self", "history", "addParticipant", "participants", "messaging"]) {
       const h = link(res, rel);
       if (h) c.links[rel] = absolute(base, h);
@@ -589,7 +596,8 @@ export class WebClient {
       const others = c.participants.size;
       c.participants.set(ev.href, { name, uri });
       if (!c.remoteUri && others === 0) c.remoteUri = uri;
-      const joinedLater = others > 0 && (c.state === "Connected" || c.state === "Conferenced");
+      const live = c.state === "Connected" || c.state === "Conferenced";
+      const joinedLater = others > 0 && live && this.now() - c.connectedAt > ROSTER_SETTLE_MS;
       if (joinedLater) this.notice(c, `${name} joined the conversation.`);
       if (uri) void this.watch([uri]);
     } else if (ev.type === "deleted") {
