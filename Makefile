@@ -15,7 +15,7 @@ DATA ?= ./data
 # gives every file the same age.
 WEB_HASH := src/openucwa/web/app.sha256
 WEB_SOURCES = $(shell find webapp -path webapp/node_modules -prune -o -type f \( -name '*.ts' -o -name '*.tsx' \
-  -o -name '*.css' -o -name '*.html' -o -name 'package*.json' \) ! -name '*.test.ts' -print | LC_ALL=C sort)
+  -o -name '*.css' -o -name '*.html' -o -name 'package*.json' -o -name 'tsconfig.json' \) ! -name '*.test.ts' -print | LC_ALL=C sort)
 NODE_MODULES := webapp/node_modules/.installed
 
 $(STAMP): pyproject.toml
