@@ -74,6 +74,36 @@ describe("EventChannel", () => {
     expect(channel.isRunning).toBe(false);
   });
 
+  it("kick re-asks at once without counting a failure", async () => {
+    const log: string[] = [];
+    let calls = 0;
+    let channel!: EventChannel;
+    channel = new EventChannel(
+      {
+        pget: (signal) =>
+          new Promise((resolve, reject) => {
+            calls += 1;
+            if (calls === 1) signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+            else if (calls === 2) resolve(page(7));
+            else channel.stop();
+          }),
+        probe: async () => undefined,
+        onAnswer: (a) => void log.push(a.kind === "events" ? a.next : "resync"),
+        recover: async () => undefined,
+        onAuthLost: () => undefined,
+        onConnection: (c) => void log.push(c.ok ? "ok" : "down"),
+      },
+      async () => undefined,
+    );
+    const done = channel.start();
+    await new Promise((r) => setTimeout(r, 0));
+    channel.kick();
+    await Promise.race([done, new Promise((r) => setTimeout(r, 50))]);
+    channel.stop();
+    expect(log).toEqual(["e?ack=7"]);
+    expect(channel.failures).toBe(0);
+  });
+
   it("never retries faster than a second, and caps at half a minute", () => {
     expect(backoffDelay(1, () => 0)).toBe(800);
     expect(backoffDelay(20, () => 1)).toBe(36_000);

@@ -38,6 +38,7 @@ export class EventChannel {
   private sleepCtl: AbortController | null = null;
   failures = 0;
   private down = false;
+  private kicked = false;
 
   constructor(
     private readonly hooks: ChannelHooks,
@@ -66,6 +67,15 @@ export class EventChannel {
     this.sleepCtl?.abort();
   }
 
+  /** Drop the held P-GET and ask again at once: after a sleep or a network change it may be dead
+   * without knowing it (the next P-GET supersedes it on the server). */
+  kick(): void {
+    if (!this.running) return;
+    this.kicked = true;
+    this.pgetCtl?.abort();
+    this.sleepCtl?.abort();
+  }
+
   private async loop(): Promise<void> {
     while (this.running) {
       this.pgetCtl = new AbortController();
@@ -82,6 +92,10 @@ export class EventChannel {
         continue;
       } catch (e) {
         if (!this.running) return;
+        if (this.kicked) {
+          this.kicked = false;
+          continue;
+        }
         if (e instanceof AuthError) {
           this.running = false;
           this.hooks.onAuthLost(e);
@@ -106,6 +120,7 @@ export class EventChannel {
         this.hooks.onConnection({ ok: false, retryAt: this.now() + delay, error: String((e as Error)?.message ?? e) });
         this.sleepCtl = new AbortController();
         await this.sleep(delay, this.sleepCtl.signal);
+        this.kicked = false;
       }
     }
   }

@@ -341,6 +341,11 @@ export class WebClient {
     this.channel.tryNow();
   }
 
+  /** The machine woke up or the network came back: re-ask the channel now. */
+  wake(): void {
+    this.channel.kick();
+  }
+
   private async onAnswer(a: ChannelAnswer): Promise<void> {
     if (a.kind === "resync") {
       // Our transient state may be stale: refetch what the events would have told us.

@@ -76,6 +76,15 @@ export function attachBrowser(client: WebClient): void {
   document.addEventListener("visibilitychange", visibility);
   window.addEventListener("focus", visibility);
   window.addEventListener("blur", visibility);
+  // A laptop that slept leaves a P-GET that may never answer: a timer that fired far too late
+  // means we slept; the network coming back means the same.
+  let last = Date.now();
+  setInterval(() => {
+    const now = Date.now();
+    if (now - last > 30_000) client.wake();
+    last = now;
+  }, 5000);
+  window.addEventListener("online", () => client.wake());
   for (const type of ["keydown", "pointerdown", "wheel"]) {
     window.addEventListener(type, () => client.activity(), { passive: true });
   }
