@@ -40,7 +40,7 @@ web-build: $(NODE_MODULES)
 	cd webapp && npm run --silent build
 
 web-test: $(NODE_MODULES)
-	cd webapp && npm test --silent
+	cd webapp && npm run --silent lint && npm test --silent
 
 run: $(STAMP) web
 	$(BIN)/openucwa demo --data-dir $(DATA)

@@ -3,7 +3,12 @@ import { EventChannel, backoffDelay, type ChannelHooks } from "./channel";
 import { ApplicationGone, AuthError, NetworkError } from "./errors";
 import type { ChannelAnswer } from "./events";
 
-const page = (n: number): ChannelAnswer => ({ kind: "events", next: `e?ack=${n}`, resume: false, events: [] });
+const page = (n: number): ChannelAnswer => ({
+  kind: "events",
+  next: `e?ack=${n}`,
+  resume: false,
+  events: [],
+});
 
 function harness(script: (() => ChannelAnswer)[]) {
   const log: string[] = [];
@@ -41,7 +46,11 @@ function harness(script: (() => ChannelAnswer)[]) {
       log.push(c.ok ? "ok" : "down");
     },
   };
-  channel = new EventChannel(hooks, async (ms) => void delays.push(ms), () => 0);
+  channel = new EventChannel(
+    hooks,
+    async (ms) => void delays.push(ms),
+    () => 0,
+  );
   return { channel, log, delays };
 }
 
@@ -83,7 +92,8 @@ describe("EventChannel", () => {
         pget: (signal) =>
           new Promise((resolve, reject) => {
             calls += 1;
-            if (calls === 1) signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+            if (calls === 1)
+              signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
             else if (calls === 2) resolve(page(7));
             else channel.stop();
           }),

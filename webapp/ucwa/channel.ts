@@ -117,7 +117,11 @@ export class EventChannel {
         this.failures += 1;
         this.down = true;
         const delay = backoffDelay(this.failures);
-        this.hooks.onConnection({ ok: false, retryAt: this.now() + delay, error: String((e as Error)?.message ?? e) });
+        this.hooks.onConnection({
+          ok: false,
+          retryAt: this.now() + delay,
+          error: String((e as Error)?.message ?? e),
+        });
         this.sleepCtl = new AbortController();
         await this.sleep(delay, this.sleepCtl.signal);
         this.kicked = false;

@@ -61,7 +61,9 @@ describe("WebClient on recorded answers", () => {
     await feed(client, [REC.pages.lene[2]]);
     expect(conv.invitation?.answered).toBe(true);
     expect(conv.messaging.sendMessage).toMatch(/\/messaging\/messages$/);
-    expect(conv.messages.map((m) => [m.direction, m.sender, m.text])).toEqual([["in", "Tosh Meston", "hello first"]]);
+    expect(conv.messages.map((m) => [m.direction, m.sender, m.text])).toEqual([
+      ["in", "Tosh Meston", "hello first"],
+    ]);
     expect(conv.unread).toBe(1);
 
     await feed(client, [REC.pages.lene[3]]);
@@ -101,7 +103,9 @@ describe("WebClient on recorded answers", () => {
     expect(asked.filter((a) => /messagingInvitations$/.test(a.url))).toHaveLength(1);
 
     // The recorded outgoing invitation, under the operationId this client chose.
-    const pages = JSON.parse(JSON.stringify(REC.pages.tosh.slice(2, 4)).replaceAll("3d99ce74-8838-4a27-9792-444018b9fd8e", op));
+    const pages = JSON.parse(
+      JSON.stringify(REC.pages.tosh.slice(2, 4)).replaceAll("3d99ce74-8838-4a27-9792-444018b9fd8e", op),
+    );
     await feed(client, pages);
     await new Promise((r) => setTimeout(r, 0));
     expect(conv.state).toBe("Connected");
@@ -117,7 +121,9 @@ describe("WebClient on recorded answers", () => {
       direction,
       timeStamp: `/Date(${1796383000000 + n})/`,
       _links: {
-        self: { href: `/ucwa/oauth/v1/applications/1/communication/conversations/c1/messaging/messages/${n}` },
+        self: {
+          href: `/ucwa/oauth/v1/applications/1/communication/conversations/c1/messaging/messages/${n}`,
+        },
         participant: { href: "/p/lenea@contoso.com", title: "Lene Aaling" },
         plainMessage: { href: `data:text/plain;charset=utf-8,m${n}` },
       },
@@ -125,9 +131,17 @@ describe("WebClient on recorded answers", () => {
     });
     const { client } = await signedIn([
       on("GET", /history\?limit=50$/, () =>
-        json({ _links: { self: { href: hist }, next: { href: `${hist}?before=3&limit=50` } }, _embedded: { message: [msg(4, "Incoming"), msg(3, "Outgoing")] } }),
+        json({
+          _links: { self: { href: hist }, next: { href: `${hist}?before=3&limit=50` } },
+          _embedded: { message: [msg(4, "Incoming"), msg(3, "Outgoing")] },
+        }),
       ),
-      on("GET", /history\?before=3/, () => json({ _links: { self: { href: hist } }, _embedded: { message: [msg(2, "Incoming"), msg(1, "Incoming")] } })),
+      on("GET", /history\?before=3/, () =>
+        json({
+          _links: { self: { href: hist } },
+          _embedded: { message: [msg(2, "Incoming"), msg(1, "Incoming")] },
+        }),
+      ),
     ]);
     await client.apply({
       sender: "communication",
@@ -160,7 +174,9 @@ describe("WebClient on recorded answers", () => {
 
   it("updates a contact's presence when its contactPresence changes", async () => {
     const { client } = await signedIn([
-      on("GET", /people\/lenea@contoso.com\/presence$/, () => json({ ...REC.c_contactPresence, availability: "Busy" })),
+      on("GET", /people\/lenea@contoso.com\/presence$/, () =>
+        json({ ...REC.c_contactPresence, availability: "Busy" }),
+      ),
     ]);
     await feed(client, [REC.pages.tosh[1]]);
     expect(client.people.get("sip:lenea@contoso.com")?.availability).toBe("Busy");
@@ -177,7 +193,13 @@ describe("WebClient on recorded answers", () => {
   it("goes back to sign-in with a message when the event channel's token is refused", async () => {
     const { fetch } = fakeFetch([on("GET", /\/events\?ack=/, () => empty(401)), ...signInRoutes()]);
     const storage = memoryStorage();
-    const client = new WebClient({ rootUrl: `${BASE}/`, fetch, storage, setTimer: () => 0, clearTimer: () => undefined });
+    const client = new WebClient({
+      rootUrl: `${BASE}/`,
+      fetch,
+      storage,
+      setTimer: () => 0,
+      clearTimer: () => undefined,
+    });
     await client.signIn("toshm@contoso.com", "tosh-secret");
     for (let i = 0; i < 50 && client.phase === "signed-in"; i++) await new Promise((r) => setTimeout(r, 5));
     expect(client.phase).toBe("signed-out");

@@ -5,7 +5,17 @@ import { EventChannel, realSleep, type Sleeper } from "./channel";
 import { ApplicationGone, AuthError, PGetReplaced, UcwaClientError, reasonText } from "./errors";
 import { hrefOf, type ChannelAnswer, type UcwaEvent } from "./events";
 import type { Fetch } from "./http";
-import { absolute, decodeDataUri, embedded, isObject, link, linkObject, parseDate, sip, type Json } from "./links";
+import {
+  absolute,
+  decodeDataUri,
+  embedded,
+  isObject,
+  link,
+  linkObject,
+  parseDate,
+  sip,
+  type Json,
+} from "./links";
 import { Session, randomId, type Contact } from "./session";
 
 export const AVAILABILITIES: { value: string; label: string }[] = [
@@ -262,18 +272,18 @@ export class WebClient {
     await this.session.createApplication();
     this.save();
     // The people links are there from creation: the contact list loads while we become available.
-    const contacts = this.loadContacts();
-    await this.session.makeMeAvailable();
+    const contacts = this.loadContacts().catch((e: unknown) => {
+      if (e instanceof AuthError) throw e; // a contact list that fails to load is not a failed sign-in
+    });
+    await Promise.all([contacts, this.session.makeMeAvailable()]);
     const me = this.session.embedded("me");
     this.me.name = String(me.name ?? this.username);
     this.me.uri = String(me.uri ?? sip(this.username));
     this.me.photoHref = this.session.meHref("photo");
-    const presence = this.loadMyPresence();
-    await contacts;
     this.phase = "signed-in";
     this.error = null;
     this.changed();
-    void presence;
+    void this.loadMyPresence().catch(() => undefined);
     void this.loadConversations();
     void this.channel.start();
     this.timers.push(this.setTimer(() => void this.renewSubscription(), SUBSCRIPTION_RENEW_MS));
@@ -481,7 +491,8 @@ export class WebClient {
       if (!convHref) return;
       let c = this.convByHref(convHref);
       const from = embedded(res, "from");
-      const fromName = (isObject(from) && String(from.name ?? "")) || linkObject(res, "from")?.title || "Someone";
+      const fromName =
+        (isObject(from) && String(from.name ?? "")) || linkObject(res, "from")?.title || "Someone";
       const fromUri = isObject(from) && typeof from.uri === "string" ? from.uri : undefined;
       if (!c) {
         c = this.newConversation(fromName, fromUri);
@@ -513,7 +524,8 @@ export class WebClient {
         });
       } else if (ev.type === "completed" && c.invitation) {
         c.invitation = { ...c.invitation, answered: true };
-        if (ev.status !== "Success") this.notice(c, `Invitation from ${fromName} ended: ${reasonText(ev.reason)}`);
+        if (ev.status !== "Success")
+          this.notice(c, `Invitation from ${fromName} ended: ${reasonText(ev.reason)}`);
       }
       this.touch(c);
       return;
@@ -807,10 +819,12 @@ export class WebClient {
     if (!href) return;
     try {
       const a = await this.session.post(href, accept ? undefined : { reason: "Local" });
-      if (!accept || a.status >= 300) this.endLocally(c, accept ? "The invitation is no longer pending." : null);
+      if (!accept || a.status >= 300)
+        this.endLocally(c, accept ? "The invitation is no longer pending." : null);
       if (!accept) this.remove(c.id);
       if (accept) this.select(c.id);
     } catch (e) {
+      if (e instanceof AuthError) return this.authLost();
       this.notice(c, errorText(e));
     }
   }
@@ -835,8 +849,12 @@ export class WebClient {
     }
     try {
       await this.session.addParticipant(href, uri, randomId());
-      this.notice(c, `Inviting ${this.people.get(sip(uri).toLowerCase())?.name ?? uri.replace(/^sip:/, "")}…`);
+      this.notice(
+        c,
+        `Inviting ${this.people.get(sip(uri).toLowerCase())?.name ?? uri.replace(/^sip:/, "")}…`,
+      );
     } catch (e) {
+      if (e instanceof AuthError) return this.authLost();
       this.notice(c, errorText(e));
     }
   }
@@ -877,7 +895,7 @@ export class WebClient {
       c.historyState = page.next ? "more" : "done";
     } catch (e) {
       c.historyState = "more";
-      if (e instanceof AuthError) throw e;
+      if (e instanceof AuthError) this.authLost();
     }
     this.touch(c);
   }
@@ -919,7 +937,15 @@ export class WebClient {
       }
       if (c.links.messaging) {
         const m = await this.session.getJson(c.links.messaging).catch(() => null);
-        if (m) this.onMessaging({ sender: "conversation", senderHref: href, type: "updated", rel: "messaging", href: c.links.messaging, resource: m });
+        if (m)
+          this.onMessaging({
+            sender: "conversation",
+            senderHref: href,
+            type: "updated",
+            rel: "messaging",
+            href: c.links.messaging,
+            resource: m,
+          });
       }
       // Messages missed meanwhile come from history, without duplicates.
       if (c.links.history && c.historyState !== "none") {
@@ -928,7 +954,11 @@ export class WebClient {
           const known = new Set(c.messages.map((m) => m.href));
           const missed = page.messages
             .map((m) => messageFrom(m, absolute(page.url, link(m, "self") ?? ""), this.me.name))
-            .filter((m) => !known.has(m.href) && !c.messages.some((x) => x.direction === "out" && x.text === m.text && !x.href))
+            .filter(
+              (m) =>
+                !known.has(m.href) &&
+                !c.messages.some((x) => x.direction === "out" && x.text === m.text && !x.href),
+            )
             .reverse();
           if (missed.length) c.messages = [...c.messages, ...missed];
         }
@@ -951,16 +981,20 @@ export class WebClient {
     this.changed();
     try {
       await this.session.setPresence(value);
+      await this.loadMyPresence();
     } catch (e) {
-      this.error = errorText(e);
+      if (e instanceof AuthError) this.authLost();
     }
-    await this.loadMyPresence();
   }
 
   async setNote(text: string): Promise<void> {
     this.me.note = text;
     this.changed();
-    await this.session.setNote(text);
+    try {
+      await this.session.setNote(text);
+    } catch (e) {
+      if (e instanceof AuthError) this.authLost();
+    }
   }
 
   /** The user did something: reported to the server at most every 3 minutes (SfB idles to Away). */
@@ -983,7 +1017,8 @@ export class WebClient {
       for (const [name, until] of c.typing) if (until < now) (c.typing.delete(name), (changed = true));
       if (changed) this.touch(c);
     }
-    if (this.lastActivity > this.lastReported && now - this.lastReported > ACTIVITY_REPORT_MS) await this.reportActivity();
+    if (this.lastActivity > this.lastReported && now - this.lastReported > ACTIVITY_REPORT_MS)
+      await this.reportActivity();
   }
 
   // -- people and presence ------------------------------------------------------------------------
@@ -1007,7 +1042,9 @@ export class WebClient {
 
   private async loadContacts(): Promise<void> {
     const groups = await this.session.myGroups();
-    const loaded = await Promise.all(groups.map((g) => this.session.groupContacts(g).catch(() => [] as Contact[])));
+    const loaded = await Promise.all(
+      groups.map((g) => this.session.groupContacts(g).catch(() => [] as Contact[])),
+    );
     this.groups = groups.map((g, i) => ({
       id: g.id,
       name: g.name,
@@ -1026,11 +1063,13 @@ export class WebClient {
     if (!fresh.length || this.watched.size >= MAX_WATCHED) return;
     for (const u of fresh) this.watched.add(u);
     try {
-      if (this.subscriptionHref && (await this.session.addToSubscription(this.subscriptionHref, fresh))) return;
+      if (this.subscriptionHref && (await this.session.addToSubscription(this.subscriptionHref, fresh)))
+        return;
       this.subscriptionHref = await this.session.subscribePresence([...this.watched], 30);
     } catch (e) {
+      // Never rejects: callers fire and forget. Presence is retried with the next watch().
       for (const u of fresh) this.watched.delete(u);
-      if (e instanceof AuthError) throw e;
+      if (e instanceof AuthError) this.authLost();
     }
   }
 
@@ -1051,7 +1090,8 @@ export class WebClient {
     const body = await this.session.getJson(ev.href);
     if (!body) return;
     const p = this.person(uri);
-    if (ev.rel === "contactPresence" && typeof body.availability === "string") p.availability = body.availability;
+    if (ev.rel === "contactPresence" && typeof body.availability === "string")
+      p.availability = body.availability;
     if (ev.rel === "contactNote") p.note = typeof body.message === "string" ? body.message : "";
     p.rev += 1;
     this.changed();
@@ -1074,7 +1114,11 @@ export class WebClient {
       const h = link(contact, rel);
       return h ? ((await this.session.getJson(absolute(base, h)).catch(() => null)) ?? {}) : {};
     };
-    const [presence, note, location] = await Promise.all([get("contactPresence"), get("contactNote"), get("contactLocation")]);
+    const [presence, note, location] = await Promise.all([
+      get("contactPresence"),
+      get("contactNote"),
+      get("contactLocation"),
+    ]);
     if (typeof presence.availability === "string") p.availability = presence.availability;
     if (typeof note.message === "string") p.note = note.message;
     if (typeof contact.name === "string") p.name = contact.name;
@@ -1099,7 +1143,9 @@ export class WebClient {
 function linksOf(body: Json, rel: string): { href: string; title?: string }[] {
   const l = isObject(body._links) ? body._links[rel] : undefined;
   const arr = Array.isArray(l) ? l : l ? [l] : [];
-  return arr.filter(isObject).map((o) => ({ href: String(o.href), title: typeof o.title === "string" ? o.title : undefined }));
+  return arr
+    .filter(isObject)
+    .map((o) => ({ href: String(o.href), title: typeof o.title === "string" ? o.title : undefined }));
 }
 
 /** A message resource (from an event or a history page) as the UI shows it. */
@@ -1108,7 +1154,11 @@ export function messageFrom(res: Json, href: string, myName: string): ChatMessag
   const html = link(res, "htmlMessage");
   const incoming = res.direction === "Incoming";
   const sender = incoming ? (linkObject(res, "participant")?.title ?? "Someone") : myName;
-  const text = plain ? decodeDataUri(plain).text : html ? decodeDataUri(html).text.replace(/<[^>]*>/g, "") : "";
+  const text = plain
+    ? decodeDataUri(plain).text
+    : html
+      ? decodeDataUri(html).text.replace(/<[^>]*>/g, "")
+      : "";
   return {
     key: href,
     href,

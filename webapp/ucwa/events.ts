@@ -50,8 +50,7 @@ export function parsePage(base: string, page: Json): UcwaEvent[] {
 }
 
 export type ChannelAnswer =
-  | { kind: "events"; next: string; resume: boolean; events: UcwaEvent[] }
-  | { kind: "resync"; next: string };
+  { kind: "events"; next: string; resume: boolean; events: UcwaEvent[] } | { kind: "resync"; next: string };
 
 /** What a 200 answer of the event channel means: events and the next href, or a resync. */
 export function readChannelPage(base: string, body: Json): ChannelAnswer {

@@ -66,7 +66,13 @@ export class Http {
       }
     }
     const loc = r.headers.get("location");
-    return { status: r.status, url, headers: r.headers, body: parsed, location: loc ? new URL(loc, url).toString() : null };
+    return {
+      status: r.status,
+      url,
+      headers: r.headers,
+      body: parsed,
+      location: loc ? new URL(loc, url).toString() : null,
+    };
   }
 
   /** A binary resource (the photo): an `<img>` cannot send the bearer token, so it is fetched. */

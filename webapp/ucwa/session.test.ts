@@ -29,7 +29,9 @@ describe("sign-in (401 challenge → oauthtoken password grant → application)"
     expect(JSON.parse(asked[4].body ?? "{}").EndpointId).toBe("endpoint-1");
     expect(JSON.parse(asked[5].body ?? "{}").SupportedMessageFormats).toEqual(["Plain", "Html"]);
     expect(s.nextHref).toBe(`${BASE}/ucwa/oauth/v1/applications/836639606806/events?ack=1`);
-    expect(s.meHref("reportMyActivity")).toBe(`${BASE}/ucwa/oauth/v1/applications/836639606806/me/reportMyActivity`);
+    expect(s.meHref("reportMyActivity")).toBe(
+      `${BASE}/ucwa/oauth/v1/applications/836639606806/me/reportMyActivity`,
+    );
   });
 
   it("says a wrong password plainly", async () => {

@@ -84,7 +84,8 @@ export class Session {
 
   async call(method: string, url: string, opts: RequestOptions = {}): Promise<Answer> {
     const a = await this.http.request(method, url, opts);
-    if (a.status === 401) throw new AuthError("the server refused the token (expired or revoked); sign in again", 401);
+    if (a.status === 401)
+      throw new AuthError("the server refused the token (expired or revoked); sign in again", 401);
     return a;
   }
 
@@ -217,7 +218,8 @@ export class Session {
       return ans;
     }
     const subcode = isObject(a.body) ? a.body.subcode : undefined;
-    if (a.status === 409 && subcode === "PGetReplaced") throw new PGetReplaced("another P-GET replaced this one", 409);
+    if (a.status === 409 && subcode === "PGetReplaced")
+      throw new PGetReplaced("another P-GET replaced this one", 409);
     if (a.status === 404 || a.status === 410) throw new ApplicationGone("the application is gone", a.status);
     throw responseError(a.status, a.body, "event channel");
   }
@@ -343,7 +345,8 @@ export class Session {
     const body: Json = { to: sip(to), operationId, importance: "Normal", sessionContext: randomId() };
     if (firstMessage) body.message = encodeDataUri(firstMessage);
     const a = await this.call("POST", start, { json: body });
-    if (a.status === 400) throw new UcwaClientError(`${to} was not found`, 400, "BadRequest", "DestinationNotFound");
+    if (a.status === 400)
+      throw new UcwaClientError(`${to} was not found`, 400, "BadRequest", "DestinationNotFound");
     this.expect(a, "startMessaging", 201);
     return a.location ?? "";
   }

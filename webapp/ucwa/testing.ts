@@ -45,7 +45,10 @@ export function fakeFetch(routes: Route[]): { fetch: Fetch; asked: Asked[] } {
 }
 
 export function on(method: string, pathRe: RegExp, answer: (req: Asked) => Response): Route {
-  return (req) => (req.method === method && pathRe.test(new URL(req.url).pathname + new URL(req.url).search) ? answer(req) : undefined);
+  return (req) =>
+    req.method === method && pathRe.test(new URL(req.url).pathname + new URL(req.url).search)
+      ? answer(req)
+      : undefined;
 }
 
 /** The recorded sign-in: discovery, the 401 challenge, the token, the user and the application. */
@@ -69,7 +72,11 @@ export function signInRoutes(password = "tosh-secret"): Route[] {
     on("GET", /\/me\/note$/, () => json(REC.me_note)),
     on("GET", /\/people\/groups$/, () => json(REC.people_myGroups)),
     on("GET", /\/people\/contacts/, () => json(REC.people_myContacts)),
-    on("GET", /communication\/conversations/, () => json({ _links: { self: { href: "x" } }, rel: "conversations" })),
-    on("POST", /presenceSubscriptions$/, () => json(REC.sub.body, 201, { location: REC.sub.headers.location })),
+    on("GET", /communication\/conversations/, () =>
+      json({ _links: { self: { href: "x" } }, rel: "conversations" }),
+    ),
+    on("POST", /presenceSubscriptions$/, () =>
+      json(REC.sub.body, 201, { location: REC.sub.headers.location }),
+    ),
   ];
 }

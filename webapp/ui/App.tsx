@@ -98,7 +98,13 @@ function availabilityLabel(a: string | undefined): string {
 
 /** The coloured dot; its meaning is spoken by `Said` after the name, so names come first. */
 function Dot({ availability }: { availability?: string }) {
-  return <span class={`dot ${presenceClass(availability)}`} title={availabilityLabel(availability)} aria-hidden="true" />;
+  return (
+    <span
+      class={`dot ${presenceClass(availability)}`}
+      title={availabilityLabel(availability)}
+      aria-hidden="true"
+    />
+  );
 }
 
 function Said({ availability }: { availability?: string }) {
@@ -123,19 +129,19 @@ function Main({ client }: Props) {
     <div class="shell">
       {!client.connection.ok && <Reconnecting client={client} />}
       <div class={`layout ${selected ? "has-selection" : ""}`}>
-      <Sidebar client={client} onCard={setCard} />
-      <main class="pane" aria-label="Conversation">
-        {selected ? (
-          <ConversationView key={selected.id} client={client} conv={selected} />
-        ) : (
-          <div class="empty">
-            <p>Select a conversation, or search for someone to chat with.</p>
-            <p class="muted">
-              <kbd>Ctrl</kbd>+<kbd>K</kbd> switches between conversations.
-            </p>
-          </div>
-        )}
-      </main>
+        <Sidebar client={client} onCard={setCard} />
+        <main class="pane" aria-label="Conversation">
+          {selected ? (
+            <ConversationView key={selected.id} client={client} conv={selected} />
+          ) : (
+            <div class="empty">
+              <p>Select a conversation, or search for someone to chat with.</p>
+              <p class="muted">
+                <kbd>Ctrl</kbd>+<kbd>K</kbd> switches between conversations.
+              </p>
+            </div>
+          )}
+        </main>
       </div>
       <Invitations client={client} />
       {switcher && <Switcher client={client} onClose={() => setSwitcher(false)} />}
@@ -150,7 +156,9 @@ function Reconnecting({ client }: Props) {
     const t = setInterval(() => tick((v) => v + 1), 1000);
     return () => clearInterval(t);
   }, []);
-  const secs = client.connection.retryAt ? Math.max(0, Math.ceil((client.connection.retryAt - Date.now()) / 1000)) : 0;
+  const secs = client.connection.retryAt
+    ? Math.max(0, Math.ceil((client.connection.retryAt - Date.now()) / 1000))
+    : 0;
   return (
     <div class="banner" role="alert">
       <span>Reconnecting…{secs > 0 ? ` (next try in ${secs} s)` : ""}</span>
@@ -184,7 +192,13 @@ function Avatar({ client, href, name }: { client: WebClient; href: string | null
     .join("")
     .slice(0, 2)
     .toUpperCase();
-  return url ? <img class="avatar" src={url} alt="" /> : <span class="avatar" aria-hidden="true">{initials}</span>;
+  return url ? (
+    <img class="avatar" src={url} alt="" />
+  ) : (
+    <span class="avatar" aria-hidden="true">
+      {initials}
+    </span>
+  );
 }
 
 function Sidebar({ client, onCard }: Props & { onCard: (uri: string) => void }) {
@@ -221,7 +235,11 @@ function Sidebar({ client, onCard }: Props & { onCard: (uri: string) => void }) 
                 {g.members.map((uri) => {
                   const p = client.people.get(uri);
                   return p ? (
-                    <Pure key={uri} rev={p.rev} render={() => <ContactRow client={client} person={p} onCard={onCard} />} />
+                    <Pure
+                      key={uri}
+                      rev={p.rev}
+                      render={() => <ContactRow client={client} person={p} onCard={onCard} />}
+                    />
                   ) : null;
                 })}
               </ul>
@@ -232,7 +250,15 @@ function Sidebar({ client, onCard }: Props & { onCard: (uri: string) => void }) 
   );
 }
 
-function ContactRow({ client, person, onCard }: { client: WebClient; person: Person; onCard: (uri: string) => void }) {
+function ContactRow({
+  client,
+  person,
+  onCard,
+}: {
+  client: WebClient;
+  person: Person;
+  onCard: (uri: string) => void;
+}) {
   return (
     <li class="row">
       <button type="button" class="row-main" onClick={() => client.openChat(person.uri, person.name)}>
@@ -245,8 +271,16 @@ function ContactRow({ client, person, onCard }: { client: WebClient; person: Per
           {person.note && <span class="sub">{person.note}</span>}
         </span>
       </button>
-      <button type="button" class="icon" aria-label="Contact card" title={`Contact card: ${person.name}`} onClick={() => onCard(person.uri)}>
-        <span class="info" aria-hidden="true">i</span>
+      <button
+        type="button"
+        class="icon"
+        aria-label="Contact card"
+        title={`Contact card: ${person.name}`}
+        onClick={() => onCard(person.uri)}
+      >
+        <span class="info" aria-hidden="true">
+          i
+        </span>
       </button>
     </li>
   );
@@ -263,13 +297,19 @@ function ConversationRow({ client, conv }: { client: WebClient; conv: Conversati
         aria-current={client.selected === conv.id ? "true" : undefined}
         onClick={() => client.select(conv.id)}
       >
-        {conv.participants.size > 1 ? <span class="dot group" aria-hidden="true" /> : <Dot availability={person?.availability} />}
+        {conv.participants.size > 1 ? (
+          <span class="dot group" aria-hidden="true" />
+        ) : (
+          <Dot availability={person?.availability} />
+        )}
         <span class="row-text">
           <span class="name">
             {conv.title}
             {conv.participants.size <= 1 && person && <Said availability={person.availability} />}
           </span>
-          <span class="sub">{last ? last.text : conv.invitation && !conv.invitation.answered ? "Invitation" : ""}</span>
+          <span class="sub">
+            {last ? last.text : conv.invitation && !conv.invitation.answered ? "Invitation" : ""}
+          </span>
         </span>
         {conv.unread > 0 && (
           <span class="badge" aria-label={`${conv.unread} unread`}>
@@ -312,7 +352,11 @@ function MeBar({ client }: Props) {
         <label class="sr-only" for="my-status">
           My status
         </label>
-        <select id="my-status" value={explicit} onChange={(e) => void client.setAvailability((e.target as HTMLSelectElement).value)}>
+        <select
+          id="my-status"
+          value={explicit}
+          onChange={(e) => void client.setAvailability((e.target as HTMLSelectElement).value)}
+        >
           {AVAILABILITIES.map((a) => (
             <option key={a.value} value={a.value}>
               {a.label}
@@ -340,8 +384,12 @@ function MeBar({ client }: Props) {
       </form>
       <div class="prefs">
         <label>
-          <input type="checkbox" checked={prefs.notifications} onChange={() => void toggle("notifications")} /> Desktop
-          notifications
+          <input
+            type="checkbox"
+            checked={prefs.notifications}
+            onChange={() => void toggle("notifications")}
+          />{" "}
+          Desktop notifications
         </label>
         <label>
           <input type="checkbox" checked={prefs.sound} onChange={() => void toggle("sound")} /> Sound
@@ -473,7 +521,9 @@ function conversationStatus(conv: Conversation, names: string[]): string {
   if (conv.state === "Incoming") return "Invitation";
   if (conv.state === "Connected" || conv.state === "Conferenced") return "Connected";
   if (conv.ended && !conv.remoteUri) return "Ended";
-  return conv.messages.length ? "Not connected: your next message invites them again" : "Your first message invites them";
+  return conv.messages.length
+    ? "Not connected: your next message invites them again"
+    : "Your first message invites them";
 }
 
 function ConversationView({ client, conv }: { client: WebClient; conv: Conversation }) {
@@ -504,7 +554,11 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
     const el = log.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-    anchor.current = { fromBottom: el.scrollHeight - el.scrollTop, count: conv.messages.length, first: conv.messages[0]?.key };
+    anchor.current = {
+      fromBottom: el.scrollHeight - el.scrollTop,
+      count: conv.messages.length,
+      first: conv.messages[0]?.key,
+    };
     if (el.scrollTop < 150 && conv.historyState === "more") void client.loadOlder(conv.id);
   };
 
@@ -521,14 +575,17 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
   return (
     <section class="conversation" aria-labelledby="conv-title">
       <header class="conv-head">
-        <button type="button" class="icon back" aria-label="Back to the list" onClick={() => client.select(null)}>
+        <button
+          type="button"
+          class="icon back"
+          aria-label="Back to the list"
+          onClick={() => client.select(null)}
+        >
           ←
         </button>
         <div class="conv-title">
           <h2 id="conv-title">{conv.title}</h2>
-          <span class="sub">
-            {conversationStatus(conv, names)}
-          </span>
+          <span class="sub">{conversationStatus(conv, names)}</span>
         </div>
         <button type="button" class="secondary" onClick={() => setAdding(true)}>
           Add people
@@ -539,14 +596,17 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
       </header>
       <div class="log" ref={log} onScroll={onScroll} role="log" aria-label="Chat history" tabIndex={0}>
         {conv.historyState === "loading" && <div class="notice">Loading older messages…</div>}
-        {conv.historyState === "done" && conv.messages.length > 0 && <div class="notice">Beginning of the conversation</div>}
+        {conv.historyState === "done" && conv.messages.length > 0 && (
+          <div class="notice">Beginning of the conversation</div>
+        )}
         {conv.messages.map((m) => (
           <Pure key={m.key} rev={m} render={() => <MessageItem m={m} />} />
         ))}
         {pending && (
           <div class="notice">
-            {conv.invitation?.from} invited you{conv.invitation?.preview ? `: “${conv.invitation.preview}”` : ""}. Accept the
-            invitation to reply.
+            {conv.invitation?.from} invited you
+            {conv.invitation?.preview ? `: “${conv.invitation.preview}”` : ""}. Accept the invitation to
+            reply.
           </div>
         )}
       </div>
@@ -567,7 +627,11 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
           id="composer"
           ref={composer}
           rows={2}
-          placeholder={pending ? "Accept the invitation to reply" : "Type a message (Enter sends, Shift+Enter adds a line)"}
+          placeholder={
+            pending
+              ? "Accept the invitation to reply"
+              : "Type a message (Enter sends, Shift+Enter adds a line)"
+          }
           value={text}
           disabled={!!pending}
           onInput={(e) => {
@@ -607,7 +671,9 @@ function Invitations({ client }: Props) {
   const shown = pending.slice(0, 3); // more wait their turn (they are in the sidebar too)
   return (
     <section class="toasts" aria-label="Invitations">
-      {pending.length > shown.length && <p class="toast more">{pending.length - shown.length} more invitations waiting</p>}
+      {pending.length > shown.length && (
+        <p class="toast more">{pending.length - shown.length} more invitations waiting</p>
+      )}
       {shown.map((c) => (
         <div key={c.id} class="toast" role="group" aria-label={`Invitation from ${c.invitation?.from}`}>
           <strong>{c.invitation?.from} wants to chat</strong>
@@ -626,7 +692,15 @@ function Invitations({ client }: Props) {
   );
 }
 
-function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+function Dialog({
+  title,
+  onClose,
+  children,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ComponentChildren;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
@@ -702,7 +776,9 @@ function ContactCard({ client, uri, onClose }: Props & { uri: string; onClose: (
   const c = data?.contact ?? {};
   const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
   const phones = Array.isArray(c.phoneNumbers)
-    ? c.phoneNumbers.map((p) => (typeof p === "object" && p ? String((p as { number?: string }).number ?? "") : String(p)))
+    ? c.phoneNumbers.map((p) =>
+        typeof p === "object" && p ? String((p as { number?: string }).number ?? "") : String(p),
+      )
     : [];
   const name = data?.person.name ?? uri;
   return (

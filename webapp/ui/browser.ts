@@ -72,7 +72,8 @@ export function attachBrowser(client: WebClient): void {
     if (icon) icon.href = favicon(n);
   });
   if (icon) icon.href = favicon(0);
-  const visibility = (): void => client.setVisible(document.visibilityState === "visible" && document.hasFocus());
+  const visibility = (): void =>
+    client.setVisible(document.visibilityState === "visible" && document.hasFocus());
   document.addEventListener("visibilitychange", visibility);
   window.addEventListener("focus", visibility);
   window.addEventListener("blur", visibility);
@@ -91,7 +92,8 @@ export function attachBrowser(client: WebClient): void {
   client.onNotice = (n: Notice) => {
     announcer(n.kind === "invitation" ? `${n.title}. ${n.body}` : `New message from ${n.title}: ${n.body}`);
     const prefs = loadPrefs();
-    const away = !(document.visibilityState === "visible" && document.hasFocus()) || client.selected !== n.conversation;
+    const away =
+      !(document.visibilityState === "visible" && document.hasFocus()) || client.selected !== n.conversation;
     if (!away) return;
     if (prefs.sound) beep();
     if (prefs.notifications && "Notification" in window && Notification.permission === "granted") {

@@ -23,8 +23,26 @@ export function linkify(text: string): ComponentChildren[] {
 }
 
 const ALLOWED_TAGS = [
-  "a", "b", "strong", "i", "em", "u", "s", "br", "p", "div", "span", "ul", "ol", "li",
-  "code", "pre", "blockquote", "font", "sub", "sup",
+  "a",
+  "b",
+  "strong",
+  "i",
+  "em",
+  "u",
+  "s",
+  "br",
+  "p",
+  "div",
+  "span",
+  "ul",
+  "ol",
+  "li",
+  "code",
+  "pre",
+  "blockquote",
+  "font",
+  "sub",
+  "sup",
 ];
 const ALLOWED_ATTR = ["href", "title"];
 
