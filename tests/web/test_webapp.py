@@ -71,6 +71,9 @@ def test_root_serves_the_app_to_browsers_and_discovery_to_json_clients(server: S
         assert "immutable" in r.headers["cache-control"] and "max-age=31536000" in r.headers["cache-control"]
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["content-type"].startswith("text/css" if a.endswith(".css") else "text/javascript")
+        assert r.headers.get("content-encoding") == "gzip", "assets are sent compressed"
+        plain = httpx.get(server.base + a, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == r.content
     assert httpx.get(server.base + "/app/assets/nothing-0000.js").status_code == 404
 
     for accept in ("application/json", "", "text/html, application/json"):
@@ -333,6 +336,10 @@ async def test_two_people_chat_then_a_third_joins(
         await expect(lene_row).to_contain_text("Offline")
         for tab in (tosh, lene, sara):
             assert not [e for e in tab.errors if "Content Security Policy" in e], tab.errors
+    except BaseException:
+        for tab in (tosh, lene, sara):
+            await tab.shot(f"FAILED-two-people-{tab.name}")
+        raise
     finally:
         for tab in (tosh, lene, sara):
             await tab.context.close()

@@ -88,6 +88,23 @@ describe("WebClient on recorded answers", () => {
         op = JSON.parse(req.body ?? "{}").operationId;
         return empty(201, { location: REC.startMessaging.headers.location });
       }),
+      on("GET", /messaging\/history/, () => {
+        const conv =
+          "/ucwa/oauth/v1/applications/836639606806/communication/conversations/f80a5488e944041c9c62d7fd9ce84455";
+        const m = (n: number, text: string) => ({
+          direction: "Outgoing",
+          timeStamp: `/Date(${1796383000000 + n})/`,
+          _links: {
+            self: { href: `${conv}/messaging/messages/${n}` },
+            plainMessage: { href: `data:text/plain;charset=utf-8,${encodeURIComponent(text)}` },
+          },
+          rel: "message",
+        });
+        return json({
+          _links: { self: { href: `${conv}/messaging/history` } },
+          _embedded: { message: [m(2, "before you accept"), m(1, "hello first")] },
+        });
+      }),
       on("POST", /messaging\/messages\?operationId=/, (req) => {
         sent.push(req.body ?? "");
         return empty(201, { location: REC.send.headers.location });
@@ -113,6 +130,11 @@ describe("WebClient on recorded answers", () => {
     expect(conv.messages[0].status).toBe("delivered");
     expect(conv.messages[1].status).toBe("sending");
     expect(conv.participants.size).toBe(1);
+
+    // History shows both lines; neither appears twice (the first had no href of its own).
+    await client.loadOlder(id);
+    expect(conv.messages.map((m) => m.text)).toEqual(["hello first", "before you accept"]);
+    expect(conv.messages[0].href).toMatch(/\/messages\/1$/);
   });
 
   it("pages history backwards without showing a message twice", async () => {

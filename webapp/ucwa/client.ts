@@ -498,7 +498,8 @@ export class WebClient {
         c = this.newConversation(fromName, fromUri);
         this.bind(c, convHref);
       }
-      if (ev.type === "started") {
+      if (ev.type === "started" && c.invitation?.href !== ev.href) {
+        // (A "started" seen again, after a retried P-GET, must not ask a second time.)
         const first = link(res, "message");
         c.state = "Incoming";
         c.invitation = {
@@ -885,12 +886,7 @@ export class WebClient {
     this.touch(c);
     try {
       const page = await this.session.history(c.historyNext);
-      const known = new Set(c.messages.map((m) => m.href).filter(Boolean));
-      const older = page.messages
-        .map((m) => messageFrom(m, absolute(page.url, link(m, "self") ?? ""), this.me.name))
-        .filter((m) => !known.has(m.href))
-        .reverse();
-      c.messages = [...older, ...c.messages];
+      c.messages = [...this.unseen(c, page), ...c.messages];
       c.historyNext = page.next;
       c.historyState = page.next ? "more" : "done";
     } catch (e) {
@@ -898,6 +894,26 @@ export class WebClient {
       if (e instanceof AuthError) this.authLost();
     }
     this.touch(c);
+  }
+
+  /** The messages of a history page this conversation does not show yet, oldest first. A message
+   * we sent before its href was known (the one carried with the invitation) is matched by text. */
+  private unseen(c: Conversation, page: { messages: Json[]; url: string }): ChatMessage[] {
+    const known = new Set(c.messages.map((m) => m.href).filter(Boolean));
+    const out: ChatMessage[] = [];
+    for (const raw of page.messages) {
+      const m = messageFrom(raw, absolute(page.url, link(raw, "self") ?? ""), this.me.name);
+      if (known.has(m.href)) continue;
+      if (m.direction === "out") {
+        const local = c.messages.find((x) => x.direction === "out" && !x.href && x.text === m.text);
+        if (local) {
+          c.messages = c.messages.map((x) => (x === local ? { ...x, href: m.href } : x));
+          continue;
+        }
+      }
+      out.push(m);
+    }
+    return out.reverse();
   }
 
   /** Conversations the server still holds for this application (reload, resync, resume). */
@@ -951,15 +967,7 @@ export class WebClient {
       if (c.links.history && c.historyState !== "none") {
         const page = await this.session.history(c.links.history).catch(() => null);
         if (page) {
-          const known = new Set(c.messages.map((m) => m.href));
-          const missed = page.messages
-            .map((m) => messageFrom(m, absolute(page.url, link(m, "self") ?? ""), this.me.name))
-            .filter(
-              (m) =>
-                !known.has(m.href) &&
-                !c.messages.some((x) => x.direction === "out" && x.text === m.text && !x.href),
-            )
-            .reverse();
+          const missed = this.unseen(c, page);
           if (missed.length) c.messages = [...c.messages, ...missed];
         }
       }

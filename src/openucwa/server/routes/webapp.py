@@ -9,7 +9,9 @@ hash in their file names and are cached for a year.
 from __future__ import annotations
 
 import functools
+import gzip
 import mimetypes
+from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
@@ -71,27 +73,50 @@ def _index_response(body: bytes | None) -> Response:
     )
 
 
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    gzipped: bytes | None  # when compressing pays (text), done once at start-up
+    media_type: str
+    cache: str
+
+
+def _load(path: str, f: Traversable) -> _Asset:
+    body = f.read_bytes()
+    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    text = media.startswith("text/") or media in (
+        "application/javascript",
+        "image/svg+xml",
+        "application/json",
+    )
+    if text:
+        media += "; charset=utf-8"
+    packed = gzip.compress(body, 9, mtime=0) if text and len(body) > 1024 else None
+    cache = _IMMUTABLE if path.startswith("assets/") else "no-cache"
+    return _Asset(body, packed if packed and len(packed) < len(body) else None, media, cache)
+
+
 class WebApp:
-    """The built files, read once: they are small and change only with a new package."""
+    """The built files, read (and compressed) once: they are small and change only with a package."""
 
     def __init__(self) -> None:
-        self.files = _assets()
-        index = self.files.get("index.html")
+        found = _assets()
+        index = found.pop("index.html", None)
         self.index_body = index.read_bytes() if index is not None else None
+        self.files = {path: _load(path, f) for path, f in found.items()}
 
     def index(self) -> Response:
         return _index_response(self.index_body)
 
     async def asset(self, request: Request) -> Response:
-        path = str(request.path_params["path"]).lower()
-        f = self.files.get(path)
-        if f is None or path == "index.html":
+        a = self.files.get(str(request.path_params["path"]).lower())
+        if a is None:
             return Response("not found\n", status_code=404, media_type="text/plain", headers=_COMMON)
-        media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if media.startswith("text/") or media in ("application/javascript", "image/svg+xml"):
-            media += "; charset=utf-8"
-        cache = _IMMUTABLE if path.startswith("assets/") else "no-cache"
-        return Response(f.read_bytes(), media_type=media, headers={"Cache-Control": cache, **_COMMON})
+        headers = {"Cache-Control": a.cache, "Vary": "Accept-Encoding", **_COMMON}
+        if a.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(a.gzipped, media_type=a.media_type, headers=headers)
+        return Response(a.body, media_type=a.media_type, headers=headers)
 
 
 @functools.cache
