@@ -403,6 +403,7 @@ async def test_cli_message_html_inert_restart_reconnect_and_history(
         banner = t.get_by_role("alert").filter(has_text="Reconnecting")
         await expect(banner).to_be_visible(timeout=20_000)
         await expect(banner.get_by_role("button", name="Try now")).to_be_visible()
+        await expect(log(tosh).get_by_text("burst 70", exact=True)).to_be_in_viewport(ratio=1)
         await tosh.shot("06-reconnecting")
         srv.start()
         await banner.get_by_role("button", name="Try now").click()

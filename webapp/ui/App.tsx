@@ -536,6 +536,17 @@ function ConversationView({ client, conv }: { client: WebClient; conv: Conversat
 
   useEffect(() => composer.current?.focus(), [conv.id]);
 
+  // A banner or a narrower window must not leave the newest message out of view.
+  useEffect(() => {
+    const el = log.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
   // Keep the view where the reader is: at the bottom for new messages, fixed when older ones load.
   useLayoutEffect(() => {
     const el = log.current;
