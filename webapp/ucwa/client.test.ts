@@ -194,6 +194,65 @@ describe("WebClient on recorded answers", () => {
     expect(conv.historyState).toBe("done");
   });
 
+  it("after a resync, fetches what the missed events carried from history, once", async () => {
+    const app = "/ucwa/oauth/v1/applications/836639606806";
+    const conv = `${app}/communication/conversations/c1`;
+    const msg = (n: number) => ({
+      direction: "Incoming",
+      timeStamp: `/Date(${1796383000000 + n})/`,
+      _links: {
+        self: { href: `${conv}/messaging/messages/${n}` },
+        participant: { href: `${conv}/participants/lenea@contoso.com`, title: "Lene Aaling" },
+        plainMessage: { href: `data:text/plain;charset=utf-8,m${n}` },
+      },
+      rel: "message",
+    });
+    let reads = 0; // the first read is the scrollback; the one after the resync holds m7, missed
+    const history = () => {
+      reads += 1;
+      const page = reads === 1 ? [5, 4, 3] : [7, 6, 5];
+      return json({
+        _links: { self: { href: `${conv}/messaging/history` } },
+        _embedded: { message: page.map(msg) },
+      });
+    };
+    const { client } = await signedIn([
+      on("GET", /communication\/conversations\?filter=active$/, () =>
+        json({ _links: { self: { href: "x" }, conversation: [{ href: conv }] }, rel: "conversations" }),
+      ),
+      on("GET", /conversations\/c1$/, () =>
+        json({
+          state: "Connected",
+          _links: { self: { href: conv }, history: { href: `${conv}/messaging/history` } },
+        }),
+      ),
+      on("GET", /messaging\/history/, history),
+    ]);
+    await client.apply({
+      sender: "communication",
+      senderHref: `${BASE}${app}/communication`,
+      type: "added",
+      rel: "conversation",
+      href: `${BASE}${conv}`,
+      resource: { state: "Connected", _links: { history: { href: `${conv}/messaging/history` } } },
+    });
+    const [c] = client.conversations.values();
+    await client.loadOlder(c.id); // shows m3, m4, m5
+    await client.apply({
+      sender: "conversation",
+      senderHref: `${BASE}${conv}`,
+      type: "completed",
+      rel: "message",
+      href: `${BASE}${conv}/messaging/messages/6`,
+      status: "Success",
+      resource: msg(6),
+    });
+    const onAnswer = (client as unknown as { onAnswer(a: unknown): Promise<void> }).onAnswer.bind(client);
+    await onAnswer({ kind: "resync", next: `${BASE}${app}/events?ack=3` });
+    expect(c.messages.map((m) => m.text)).toEqual(["m3", "m4", "m5", "m6", "m7"]);
+    expect(c.ended).toBe(false);
+  });
+
   it("updates a contact's presence when its contactPresence changes", async () => {
     const { client } = await signedIn([
       on("GET", /people\/lenea@contoso.com\/presence$/, () =>
