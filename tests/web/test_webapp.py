@@ -457,6 +457,7 @@ async def test_narrow_window_and_dark_theme(browser: Browser, server: Server) ->
         await open_chat_by_search(tab, "Sara", "Sara Davis")
         await expect(page.get_by_label("Message")).to_be_visible()
         assert await page.evaluate("() => document.documentElement.scrollWidth") <= 360
+        await axe_check(tab, "conversation, 360 px, dark")
         await tab.shot("08-narrow-dark")
     finally:
         await tab.context.close()
