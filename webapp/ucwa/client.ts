@@ -481,6 +481,7 @@ export class WebClient {
     c.href = href;
     c.ended = false;
     c.leaving = false;
+    c.connectedAt = 0;
     this.byHref.set(href, c.id);
   }
 
@@ -573,7 +574,8 @@ export class WebClient {
   private updateConversation(c: Conversation, base: string, res: Json): void {
     const live = (st: string): boolean => st === "Connected" || st === "Conferenced";
     if (typeof res.state === "string") {
-      if (live(res.state) && !live(c.state)) c.connectedAt = this.now();
+      // Once: a 1:1 that becomes a conference (Connected → Conferencing → Conferenced) is not new.
+      if (live(res.state) && c.connectedAt === 0) c.connectedAt = this.now();
       c.state = res.state;
     }
     for (const rel of ["self", "history", "addParticipant", "participants", "messaging"]) {
