@@ -260,17 +260,26 @@ function ContactRow({
   onCard: (uri: string) => void;
 }) {
   return (
-    <li class="row">
-      <button type="button" class="row-main" onClick={() => client.openChat(person.uri, person.name)}>
+    <li class="row with-preview">
+      <button
+        type="button"
+        class={`row-main ${person.note ? "has-preview" : ""}`}
+        aria-describedby={person.note ? `note-${person.uri}` : undefined}
+        onClick={() => client.openChat(person.uri, person.name)}
+      >
         <Dot availability={person.availability} />
         <span class="row-text">
           <span class="name">
             {person.name}
             <Said availability={person.availability} />
           </span>
-          {person.note && <span class="sub">{person.note}</span>}
         </span>
       </button>
+      {person.note && (
+        <span class="preview" id={`note-${person.uri}`}>
+          {person.note}
+        </span>
+      )}
       <button
         type="button"
         class="icon"
@@ -290,11 +299,12 @@ function ConversationRow({ client, conv }: { client: WebClient; conv: Conversati
   const last = conv.messages[conv.messages.length - 1];
   const person = conv.remoteUri ? client.people.get(conv.remoteUri.toLowerCase()) : undefined;
   return (
-    <li class={`row ${client.selected === conv.id ? "selected" : ""}`}>
+    <li class={`row with-preview ${client.selected === conv.id ? "selected" : ""}`}>
       <button
         type="button"
-        class="row-main"
+        class="row-main has-preview"
         aria-current={client.selected === conv.id ? "true" : undefined}
+        aria-describedby={`last-${conv.id}`}
         onClick={() => client.select(conv.id)}
       >
         {conv.participants.size > 1 ? (
@@ -306,17 +316,19 @@ function ConversationRow({ client, conv }: { client: WebClient; conv: Conversati
           <span class="name">
             {conv.title}
             {conv.participants.size <= 1 && person && <Said availability={person.availability} />}
-          </span>
-          <span class="sub">
-            {last ? last.text : conv.invitation && !conv.invitation.answered ? "Invitation" : ""}
+            {conv.unread > 0 && <span class="sr-only">, {conv.unread} unread</span>}
           </span>
         </span>
         {conv.unread > 0 && (
-          <span class="badge" aria-label={`${conv.unread} unread`}>
+          <span class="badge" aria-hidden="true">
             {conv.unread}
           </span>
         )}
       </button>
+      {/* Outside the button: message text must never become part of a button's name. */}
+      <span class="preview" id={`last-${conv.id}`}>
+        {last ? last.text : conv.invitation && !conv.invitation.answered ? "Invitation" : ""}
+      </span>
     </li>
   );
 }
