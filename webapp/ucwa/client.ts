@@ -91,7 +91,8 @@ export interface Conversation {
   lastActivity: number;
   rev: number;
   autoTitle: boolean; // named after its participants (no subject)
-  connectedAt: number; // when we joined: the roster that arrives then is not "joined" news
+  connectedAt: number; // when we joined
+  settled: boolean; // a channel page has ended since we joined: who is added now is news
 }
 
 export interface Group {
@@ -132,7 +133,6 @@ const ACTIVITY_REPORT_MS = 3 * 60_000;
 const TYPING_SEND_MS = 3000;
 const TYPING_SHOW_MS = 6000;
 const MAX_WATCHED = 500;
-const ROSTER_SETTLE_MS = 1500;
 
 /** The uri a people-resource href names (`…/people/{user}[/presence|/note…]`). */
 export function uriFromPeopleHref(href: string): string | null {
@@ -378,6 +378,7 @@ export class WebClient {
         if (e instanceof AuthError) throw e;
       }
     }
+    for (const c of this.conversations.values()) if (c.connectedAt > 0) c.settled = true;
     this.changed();
   }
 
@@ -471,6 +472,7 @@ export class WebClient {
       rev: 0,
       autoTitle: true,
       connectedAt: 0,
+      settled: false,
     };
     this.conversations.set(c.id, c);
     return c;
@@ -482,6 +484,7 @@ export class WebClient {
     c.ended = false;
     c.leaving = false;
     c.connectedAt = 0;
+    c.settled = false;
     this.byHref.set(href, c.id);
   }
 
@@ -616,8 +619,8 @@ export class WebClient {
       const others = c.participants.size;
       c.participants.set(ev.href, { name, uri });
       if (!c.remoteUri && others === 0) c.remoteUri = uri;
-      const live = c.state === "Connected" || c.state === "Conferenced";
-      const joinedLater = others > 0 && live && this.now() - c.connectedAt > ROSTER_SETTLE_MS;
+      // The roster that comes with our own joining (same page) is not news; later additions are.
+      const joinedLater = others > 0 && c.settled;
       if (joinedLater) this.notice(c, `${name} joined the conversation.`);
       if (uri) void this.watch([uri]);
     } else if (ev.type === "deleted") {
