@@ -50,6 +50,24 @@ def add_contact(srv: Server, owner: str, contact: str) -> None:
     cli("contact", "add", owner, contact, "--data-dir", srv.data_dir)
 
 
+def remove_contact(srv: Server, owner: str, contact: str) -> None:
+    """The database outlives the test: other tests expect these users to have no contacts."""
+    cli("contact", "remove", owner, contact, "--data-dir", srv.data_dir)
+
+
+async def close_tab(tab: Tab, *, context: bool = True) -> None:
+    """Sign out if still signed in (others must not see this user Online later), then close."""
+    try:
+        out = tab.page.get_by_role("button", name="Sign out")
+        if await out.count():
+            await out.click(timeout=5000)
+            await tab.page.get_by_role("button", name="Sign in").wait_for(timeout=5000)
+    except Exception:  # the page may be gone already: closing the context is what matters
+        pass
+    if context:
+        await tab.context.close()
+
+
 # -- without a browser ------------------------------------------------------------------------------
 
 
@@ -223,7 +241,7 @@ async def test_wrong_password_is_said_on_the_page(browser: Browser, server: Serv
         assert await tab.page.evaluate("() => sessionStorage.length") == 0
         assert await tab.page.evaluate("() => document.cookie") == ""
     finally:
-        await tab.context.close()
+        await close_tab(tab)
 
 
 @sqlite_only
@@ -344,7 +362,9 @@ async def test_two_people_chat_then_a_third_joins(
         raise
     finally:
         for tab in (tosh, lene, sara):
-            await tab.context.close()
+            await close_tab(tab)
+        remove_contact(srv, TOSH, LENE)
+        remove_contact(srv, LENE, TOSH)
 
 
 @sqlite_only
@@ -437,7 +457,7 @@ async def test_cli_message_html_inert_restart_reconnect_and_history(
         await tosh.shot("07-history")
         lene.close()
     finally:
-        await tosh.context.close()
+        await close_tab(tosh)
 
 
 @sqlite_only
@@ -462,7 +482,7 @@ async def test_narrow_window_and_dark_theme(browser: Browser, server: Server) ->
         await axe_check(tab, "conversation, 360 px, dark")
         await tab.shot("08-narrow-dark")
     finally:
-        await tab.context.close()
+        await close_tab(tab)
 
 
 @sqlite_only
@@ -476,6 +496,7 @@ async def test_two_tabs_of_one_user_are_two_applications(
     srv = make_server("--no-event-aggregation")
     add_contact(srv, TOSH, LENE)
     first = await open_tab(browser, srv, "tab-1")
+    second: Tab | None = None
     try:
         second = Tab(first.context, await first.context.new_page(), "tab-2")
         await second.page.goto(srv.base + "/")
@@ -510,4 +531,7 @@ async def test_two_tabs_of_one_user_are_two_applications(
         lene.http.post(presence, json={})
         lene.close()
     finally:
-        await first.context.close()
+        if second is not None:
+            await close_tab(second, context=False)
+        await close_tab(first)
+        remove_contact(srv, TOSH, LENE)
