@@ -7,7 +7,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA ?= ./data
 
-.PHONY: install run test lint typecheck unasync format bench clean browser slapd nginx
+.PHONY: install run test lint typecheck unasync format bench clean browser slapd nginx web web-build web-test
+
+# OpenUCWA Web (webapp/ → src/openucwa/web/app/). The built assets are committed, with the hash of the
+# sources they were built from: `make install` rebuilds (npm ci + vite build) only when that hash
+# differs, so `make run` and a wheel need no Node.js. File timestamps would not do: a fresh clone
+# gives every file the same age.
+WEB_HASH := src/openucwa/web/app.sha256
+WEB_SOURCES = $(shell find webapp -path webapp/node_modules -prune -o -type f \( -name '*.ts' -o -name '*.tsx' \
+  -o -name '*.css' -o -name '*.html' -o -name 'package*.json' -o -name 'tsconfig.json' \) ! -name '*.test.ts' -print | LC_ALL=C sort)
+NODE_MODULES := webapp/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,9 +24,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) web
 
-run: $(STAMP)
+$(NODE_MODULES): webapp/package-lock.json
+	cd webapp && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web:
+	@h=$$(for f in $(WEB_SOURCES); do echo "$$f"; cat "$$f"; done | sha256sum | cut -c1-64); \
+	if [ "$$h" != "$$(cat $(WEB_HASH) 2>/dev/null)" ]; then \
+	  $(MAKE) --no-print-directory web-build && echo "$$h" > $(WEB_HASH); \
+	fi
+
+web-build: $(NODE_MODULES)
+	cd webapp && npm run --silent build
+
+web-test: $(NODE_MODULES)
+	cd webapp && npm run --silent lint && npm test --silent
+
+run: $(STAMP) web
 	$(BIN)/openucwa demo --data-dir $(DATA)
 	$(BIN)/openucwa serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
@@ -57,8 +82,8 @@ nginx:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
 	  || echo "nginx not installed: the nginx example's test will be skipped"; }
 
-test: $(STAMP) lint typecheck browser slapd nginx
+test: $(STAMP) web lint typecheck browser slapd nginx web-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache webapp/node_modules

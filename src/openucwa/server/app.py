@@ -26,7 +26,7 @@ from . import errors
 from .cors import Cors
 from .middleware import CaseFoldPaths, Guard
 from .observability import Observe
-from .routes import applications, communication, discovery, events, ops, people, xframe
+from .routes import applications, communication, discovery, events, ops, people, webapp, xframe
 from .runtime import Runtime
 
 
@@ -98,6 +98,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         *discovery.routes(rt),
         *xframe.routes(rt),
         *ops.routes(rt),
+        *webapp.routes(rt),
     ]
     app = OpenUcwa(
         routes=all_routes,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import html
-
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ...actions import signin
@@ -16,13 +14,10 @@ from ...directory.errors import DirectoryUnavailable
 from ..base import discovery
 from ..http import SECURITY_HEADERS, form_input, json_response
 from ..runtime import Runtime
-from . import route
+from . import route, webapp
 
 SUPPORTED_GRANTS = ("password",)
 _REFUSED_GRANTS = ("urn:microsoft.rtc:windows", "urn:microsoft.rtc:passive", "urn:microsoft.rtc:anonmeeting")
-_LANDING = """<!doctype html><meta charset="utf-8"><title>OpenUCWA</title>
-<h1>OpenUCWA</h1><p>This is a UCWA 2.0 server. Clients start at
-<code>{root}</code> (<code>Accept: application/json</code>).</p>"""
 
 
 def _query(request: Request) -> str:
@@ -32,10 +27,9 @@ def _query(request: Request) -> str:
 
 def routes(rt: Runtime) -> list[Route]:
     async def root(request: Request) -> Response:
+        if request.scope["path"] == "/" and webapp.wants_app(request):
+            return webapp.index()  # a browser: the chat client (OpenUCWA Web)
         d = discovery(request, rt.settings)
-        accept = request.headers.get("accept", "")
-        if request.scope["path"] == "/" and "text/html" in accept and "json" not in accept:
-            return HTMLResponse(_LANDING.format(root=html.escape(d.root())), headers=_LANDING_HEADERS)
         return json_response(res.root(d, _query(request)), request=request)
 
     async def user(request: Request) -> Response:
@@ -92,10 +86,6 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-_LANDING_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-    **SECURITY_HEADERS,
-}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", **SECURITY_HEADERS}
 
 
