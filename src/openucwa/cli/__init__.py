@@ -10,8 +10,10 @@ from __future__ import annotations
 from . import backup
 from .client_commands import register
 from .directory import directory_app
+from .serve import serve
 from .server_commands import app, services
 
+app.command()(serve)  # first in --help, as before
 register(app)
 app.add_typer(directory_app, name="directory")
 backup.register(app)

@@ -16,7 +16,6 @@ it costs nothing more than before. Idle keep-alive connections are closed by uvi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -202,7 +201,7 @@ class LimitedProtocol(JoinedWritesProtocol):
         flush = getattr(self.transport, "flush", None)  # the joined-writes transport (server.protocol)
         if flush is not None:
             flush()
-        with contextlib.suppress(NotImplementedError, AttributeError, RuntimeError, OSError):
+        if self.transport.can_write_eof():  # TCP: end our side now; TLS cannot half-close
             self.transport.write_eof()
         self._deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
