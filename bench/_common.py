@@ -147,6 +147,11 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     print("-" * (width + 40))
 
 
+# Loads measure what the server can carry, far past any person's pace: the per-user message and
+# invitation quotas (README "Settings and limits") would cap them at their defaults.
+NO_QUOTAS = {"OPENUCWA_MESSAGE_RATE": "", "OPENUCWA_MESSAGE_BYTES_RATE": "", "OPENUCWA_INVITATION_RATE": ""}
+
+
 @dataclass
 class Server:
     """``openucwa demo`` + ``openucwa serve`` in a subprocess with a fresh data dir (or a given one)."""

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, Server, process_cpu
+from _common import HOST, NO_QUOTAS, Server, process_cpu
 
 PASSWORD = "bench-secret"
 
@@ -207,11 +207,6 @@ async def run_pair(
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
-
-
-# The load measures what the server can carry, far past any person's pace: the per-user message
-# and invitation quotas (README "Settings and limits") would cap it at their defaults.
-NO_QUOTAS = {"OPENUCWA_MESSAGE_RATE": "", "OPENUCWA_MESSAGE_BYTES_RATE": "", "OPENUCWA_INVITATION_RATE": ""}
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:

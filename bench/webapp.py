@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Server, print_table
+from _common import NO_QUOTAS, Server, print_table
 
 CHROMIUM = "/usr/bin/chromium"
 APP_DIR = Path(__file__).resolve().parents[1] / "src" / "openucwa" / "web" / "app"
@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> None:
     rows: list[tuple[str, str]] = [
         ("first load JS + CSS", f"{raw / 1024:.1f} KB raw, {gz / 1024:.1f} KB gzip")
     ]
-    srv = Server(extra_args=["--no-event-aggregation"]).start()
+    srv = Server(extra_args=["--no-event-aggregation"], env=NO_QUOTAS).start()
     try:
         await seed(str(srv.data_dir))
         async with async_playwright() as p:
