@@ -255,9 +255,9 @@ async def _settle(svc: Services, app_id: str, sid: str) -> int:
         if sub is None:
             return 0
         verdict = rules.due(sub, u.now, svc.settings.subscription_minute)
-        if verdict is Due.EXPIRE:
-            await _end(u, app_id, sub)
-        elif verdict is Due.WARN:
+        if verdict is Due.KEEP:
+            return 0
+        if not sub.warned:  # a sweep that came late (a loaded node) still warns before it ends
             await u.tx.update_subscription(sub.id, expires_at=sub.expires_at, warned=True)
             href = res.PeopleLinks(app_id).subscription(sub.id)
             ev = _people_event(
@@ -269,6 +269,6 @@ async def _settle(svc: Services, app_id: str, sid: str) -> int:
                 embedded=res.subscription(app_id, sub.id),
             )
             await u.emit(app_id, [ev])
-        else:
-            return 0
+        if verdict is Due.EXPIRE:
+            await _end(u, app_id, sub)
     return 1
