@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from .links import ConvLinks
-from .machines.conversation import CONVERSATION, ConversationState, ConversationTrigger
+from .machines.conversation import CONVERSATION, LIVE, ConversationState, ConversationTrigger
 from .machines.invitation import INVITATION, InvitationState, InvitationTrigger
 from .machines.message import MessageStatus
 from .machines.messaging import MESSAGING, MessagingState, MessagingTrigger
@@ -96,7 +96,7 @@ class ConvView:
 
     @property
     def live(self) -> bool:
-        return self.state in (ConversationState.CONNECTED, ConversationState.CONFERENCED)
+        return self.state in LIVE
 
     def name(self, user: str) -> str:
         return self.names.get(user, user)
