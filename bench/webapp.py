@@ -162,7 +162,7 @@ WATCH_JS = """() => {
     .observe({type: 'longtask', buffered: false});
   window.__seen = {};
   new MutationObserver(() => {
-    for (const el of document.querySelectorAll('nav .sub')) {
+    for (const el of document.querySelectorAll('nav .preview')) {
       const m = /^tick (\\d+)$/.exec(el.textContent);
       if (m && !(m[1] in window.__seen)) window.__seen[m[1]] = performance.timeOrigin + performance.now();
     }

@@ -32,7 +32,10 @@ from ..directory.login import parse_login
 from ..store.interface import DuplicateError
 from .services import Services, unit
 
-_hasher = PasswordHasher()
+# OWASP's argon2id parameters (19 MiB, 2 passes, 1 lane) rather than the library's 64 MiB × 4 lanes:
+# ~20 ms instead of ~130 ms of a core per sign-in here, and a burst of reconnecting clients needs
+# 19 MiB per check in flight. Hashes carry their parameters, so older hashes still verify.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 TOKEN_PREFIX = "cwt="
 REVOCATION = "revocation"  # the coordination counter bumped by every revocation
 REVOCATION_CHECK = 0.25  # seconds between two reads of it by one node
