@@ -154,6 +154,11 @@ async def test_refused_parts_answer_400_and_the_rest_run(in_process: InProcessFa
         parts = read_batch(r)
         assert [p[0] for p in parts] == [400, 400, 400, 400, 400, 200]
         assert {orjson.loads(p[2])["code"] for p in parts[:5]} == {"BadRequest"}
+        # A refusal is rendered as the application renders errors, for the part's own Accept.
+        xml = {"Accept": "application/vnd.microsoft.com.ucwa+xml"}
+        (refused,) = read_batch(await post_batch(sara, ("GET", sara.link("events"), xml, b"")))
+        single = await sara.get(a + "/nowhere", headers=xml)
+        assert refused[1]["content-type"] == single.headers["content-type"]
 
 
 async def test_over_100_outstanding_is_429_and_nothing_runs(in_process: InProcessFactory) -> None:

@@ -34,8 +34,8 @@ from ...core import batching, errors
 from ...core.batching import PartRequest, PartResponse
 from ...core.errors import UcwaError
 from ...core.links import APPLICATIONS, UCWA_PREFIX
-from ...wire import dumps
 from .. import logs
+from ..errors import error_response
 from ..http import UCWA_HEADERS, read_body
 from ..middleware import current_user
 from ..runtime import Runtime
@@ -48,6 +48,7 @@ _NOT_BATCHABLE = re.compile(re.escape(APPLICATIONS.lower()) + r"/[^/]+/(?:batch|
 _FROM_BATCH = (b"host", b"authorization", b"x-ms-origin", b"x-forwarded-host", b"x-forwarded-proto")
 _DROPPED = frozenset(
     {*_FROM_BATCH, b"cookie", b"origin", b"content-length", b"connection", b"expect", b"upgrade", b"te"}
+    | {b"x-request-id", b"x-ms-request-id"}  # each part gets the batch's id with its number
 )
 # Not repeated inside a part: credentials a script must not read (the HttpOnly photo cookie),
 # CORS (it applies to the batch), and framing the batch itself has.
@@ -64,10 +65,9 @@ def _refusal(part: PartRequest) -> str | None:
     return None
 
 
-def _error_part(message: str, kind: errors.ErrorKind = errors.BAD_REQUEST) -> PartResponse:
-    body = UcwaError(kind, message).body()
-    headers = (("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-cache, no-store"))
-    return PartResponse(kind.status, headers, dumps(body))
+def _refused(scope: Scope, kind: errors.ErrorKind, message: str | None) -> ASGIApp:
+    """A refusal rendered as the application renders errors, for the part's own Accept."""
+    return error_response(UcwaError(kind, message), Request(scope))
 
 
 def _scope(outer: Scope, part: PartRequest, request_id: str) -> Scope:
@@ -76,7 +76,7 @@ def _scope(outer: Scope, part: PartRequest, request_id: str) -> Scope:
     own = [
         (k, v.encode("latin-1"))
         for k, v in ((name.lower().encode("latin-1"), value) for name, value in part.headers)
-        if k not in _DROPPED and k not in (b"x-request-id", b"x-ms-request-id")
+        if k not in _DROPPED
     ]
     framing = [(b"content-length", str(len(part.body)).encode()), (b"x-ms-request-id", request_id.encode())]
     scope: dict[str, Any] = {
@@ -122,7 +122,7 @@ async def _run(app: ASGIApp, scope: Scope, body: bytes, receive: Receive) -> Par
         await app(scope, part_receive, part_send)
     except Exception:  # already logged and answered 500 by the application's last-resort handler
         if not started:
-            return _error_part("The server failed to process the request.", errors.SERVICE_FAILURE)
+            return await _run(_refused(scope, errors.SERVICE_FAILURE, None), scope, b"", receive)
     headers = tuple(
         (k.decode("latin-1"), v.decode("latin-1"))
         for k, v in started.get("headers", [])
@@ -149,10 +149,13 @@ def routes(rt: Runtime) -> list[Route]:
         try:
             for n, part in enumerate(parts, 1):
                 why = _refusal(part)
-                scope = _scope(request.scope, part, f"{batch_id}.{n}")
-                answers.append(
-                    _error_part(why) if why else await _run(app, scope, part.body, request.receive)
-                )
+                part_id = f"{batch_id}.{n}"
+                scope = _scope(request.scope, part, part_id)
+                target = app
+                if why:
+                    logs.request_id.set(part_id)  # the id the refusal's debugInfo carries
+                    target = _refused(scope, errors.BAD_REQUEST, why)
+                answers.append(await _run(target, scope, part.body, request.receive))
                 rt.batched.release(user)
                 logs.request_id.set(batch_id)  # each part is logged under its own id, then back
         finally:
