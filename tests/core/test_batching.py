@@ -263,9 +263,9 @@ def test_fuzz_parser_answers_or_refuses_with_4xx(body: bytes) -> None:
     ],
 )
 def test_worst_case_bodies_stay_linear(body: bytes) -> None:
-    """A 1 MiB body of the shapes that could make a scanner go quadratic is done within a second
-    (a quadratic scan of 1 MiB would take minutes)."""
+    """A hang guard, not a speed target: 1 MiB bodies of the shapes that could make a scanner go
+    quadratic are done in about 20 ms; a quadratic scan of 1 MiB would take hours, not 5 s."""
     began = time.perf_counter()
     with pytest.raises(UcwaError):
         batching.parse(body, "b1")
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < 5.0

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import orjson
 
-from .conftest import LENE, SARA, AppSession, InProcessFactory, connect_sara_and_lene, find_event
+from openucwa.server.routes.batch import BATCHED
+
+from .conftest import BASE, LENE, SARA, AppSession, InProcessFactory, connect_sara_and_lene, find_event
 
 
 def batch_body(*requests: tuple[str, str, dict[str, str], bytes], boundary: str) -> bytes:
@@ -242,3 +244,18 @@ async def test_parts_keep_their_own_content_types(in_process: InProcessFactory) 
                 assert part_body.split(b"debugInfo")[0] == single.content.split(b"debugInfo")[0]
             else:
                 assert part_body == single.content
+
+
+async def test_the_batch_route_refuses_to_run_inside_a_batch(in_process: InProcessFactory) -> None:
+    """Defence in depth behind the path check: a request marked as a batch part never batches."""
+    async with in_process() as srv:
+        sara = await srv.sign_in(*SARA[::2])
+
+        async def as_part(scope: Any, receive: Any, send: Any) -> None:
+            await srv.app({**scope, BATCHED: True}, receive, send)
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=as_part), base_url=BASE) as http:
+            body = batch_body(("GET", sara.link("me", "self"), JSON, b""), boundary="b")
+            headers = {**sara.headers, "Content-Type": "multipart/batching; boundary=b"}
+            r = await http.post(sara.link("batch"), content=body, headers=headers)
+        assert r.status_code == 400 and r.json()["code"] == "BadRequest"
