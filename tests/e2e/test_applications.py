@@ -70,7 +70,7 @@ def test_no_link_answers_404(server) -> None:
     for href in set(_hrefs(app)) | set(_hrefs(me)):
         if "/events" in href:
             continue  # a P-GET; exercised in the channel tests
-        operations = ("/makeMeAvailable", "/reportMyActivity", "/messagingInvitations")
+        operations = ("/makeMeAvailable", "/reportMyActivity", "/messagingInvitations", "/batch")
         method = "POST" if href.endswith(operations) else "GET"
         r = httpx.request(method, s.url(href), headers=s.headers)
         assert r.status_code not in (404, 405, 500), (href, r.status_code, r.text)

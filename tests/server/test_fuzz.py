@@ -28,6 +28,7 @@ TYPES = [
     "text/html",
     "application/x-www-form-urlencoded",
     "multipart/form-data; boundary=x",
+    "multipart/batching; boundary=x",
     "",
 ]
 NUMBERS = ["1", "0", "-1", "9" * 19, "9" * 40, "１２", "1_000", " 7", "1e3", "0x10", "", "٣"]

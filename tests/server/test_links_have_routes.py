@@ -13,8 +13,8 @@ from openucwa.config import Settings
 from openucwa.core.links import AppLinks, ConvLinks, Discovery
 from openucwa.server.app import create_app
 
-# Not resources of their own: a path prefix, and the batch link the application renders as absent.
-NOT_ROUTES = {"base", "photos_path", "batch"}
+# Not resources of their own: a base and a path prefix.
+NOT_ROUTES = {"base", "photos_path"}
 ARGS = {"user": "lenea@contoso.com", "n": 3, "ack": 2, "inv_id": "0f6c", "query": "?x=1"}
 
 

@@ -26,7 +26,7 @@ from . import errors
 from .cors import Cors
 from .middleware import CaseFoldPaths, Guard
 from .observability import Observe
-from .routes import applications, communication, discovery, events, ops, people, webapp, xframe
+from .routes import applications, batch, communication, discovery, events, ops, people, webapp, xframe
 from .runtime import Runtime
 
 
@@ -94,6 +94,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         *events.routes(rt),
         *communication.routes(rt),
         *applications.routes(rt),
+        *batch.routes(rt),
         *people.routes(rt),
         *discovery.routes(rt),
         *xframe.routes(rt),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..actions.services import Services
 from ..actions.users import TokenCache
 from ..config import Settings
+from ..core.batching import Outstanding
 from ..metrics import Metrics
 from .base import HostPolicy
 
@@ -19,6 +20,7 @@ class Runtime:
     hosts: HostPolicy = field(init=False)
     password_checks: asyncio.Semaphore = field(init=False)  # queued, never more at once
     metrics: Metrics = field(default_factory=Metrics)
+    batched: Outstanding = field(default_factory=Outstanding)  # batch parts in flight per user
     _services: Services | None = None
 
     def __post_init__(self) -> None:

@@ -78,7 +78,7 @@ def application(app: Application, user: User) -> Json:
     }
     links = {
         "policies": link(a.policies()),
-        "batch": None,
+        "batch": link(a.batch()),
         "events": link(a.events(app.lowest_batch)),
     }
     embedded = {"me": me(app, user), "people": people(app), "communication": communication(app)}
