@@ -24,6 +24,8 @@ CHARSETS = ["utf-8", "UTF-16", "latin1", "unicode_escape", "utf-7", "rot13", "x-
 TYPES = [
     "application/json",
     "application/vnd.microsoft.com.ucwa+json",
+    "application/vnd.microsoft.com.ucwa+xml",
+    "application/xml",
     "text/plain",
     "text/html",
     "application/x-www-form-urlencoded",
@@ -43,6 +45,11 @@ TRICKY = [
     b'{"ack": 99999999999999999999999}',
     b"[" * 5000 + b"]" * 5000,
     b'{"limit": "\xef\xbc\x91\xef\xbc\x92"}',
+    b'<!DOCTYPE i [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><input><property name="to">&b;</property>'
+    b"</input>",
+    b"<input>" + b"<x>" * 5000 + b"</x>" * 5000 + b"</input>",
+    b'<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"><property name="to">sip:x</property>'
+    b"</input>",
 ]
 WORDS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
 
@@ -94,7 +101,18 @@ def requests(draw: st.DrawFn, templates: list[str], ids: dict[str, str]) -> dict
     ctype = draw(st.sampled_from(TYPES))
     charset = draw(st.sampled_from(CHARSETS))
     headers = {
-        "Accept": draw(st.sampled_from(["application/json", "*/*", "text/html", "application/xml", ""]))
+        "Accept": draw(
+            st.sampled_from(
+                [
+                    "application/json",
+                    "*/*",
+                    "text/html",
+                    "application/xml",
+                    "application/vnd.microsoft.com.ucwa+xml",
+                    "",
+                ]
+            )
+        )
     }
     if ctype:
         headers["Content-Type"] = f"{ctype}; charset={charset}" if charset else ctype

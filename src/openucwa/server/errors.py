@@ -9,10 +9,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core import errors
+from ..core import errors, xml_wire
 from ..core.errors import UcwaError
-from ..wire import dumps
-from .http import UCWA_HEADERS, response_type
+from .http import UCWA_HEADERS, encode, response_type
 from .logs import request_id
 
 log = logging.getLogger("openucwa.server")
@@ -34,7 +33,10 @@ def error_response(err: UcwaError, request: Request | None = None) -> Response:
     body = err.body()
     body["debugInfo"] = {"requestId": request_id.get() or uuid.uuid4().hex}  # as in the logs
     headers = {**UCWA_HEADERS, **err.headers}
-    return Response(dumps(body), status_code=err.status, headers=headers, media_type=response_type(request))
+    kind = response_type(request)
+    return Response(
+        encode(body, kind, xml_wire.reason), status_code=err.status, headers=headers, media_type=kind
+    )
 
 
 async def ucwa_error(request: Request, exc: Exception) -> Response:

@@ -15,7 +15,7 @@ from ...core.links import APPLICATIONS, AppLinks
 from ...core.models import Application, User
 from ...core.resources import application as res
 from ..base import base_url
-from ..http import empty_input, json_input, json_response, no_content, query
+from ..http import empty_input, no_content, query, resource_input, resource_response
 from ..middleware import current_user
 from ..runtime import Runtime
 from . import Endpoint, resource, route
@@ -58,7 +58,7 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def create(request: Request) -> Response:
         _check_version(request, 2)
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.create_application(data)
         commands.user_agent_allowed(cmd, rt.settings.user_agent_denylist)
         user = await user_record(request)
@@ -66,7 +66,7 @@ def routes(rt: Runtime) -> list[Route]:
         headers = {"Set-Cookie": photo_cookie(request, app, rt.settings, rt.services.clock())}
         if is_new:
             headers["Location"] = AppLinks(app.id).application()
-        return json_response(
+        return resource_response(
             res.application(app, user), 201 if is_new else 200, request=request, headers=headers, etag=True
         )
 
@@ -74,7 +74,7 @@ def routes(rt: Runtime) -> list[Route]:
         _check_version(request, 1)
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
         user = await user_record(request)
-        return json_response(
+        return resource_response(
             res.application(app, user),
             request=request,
             headers={"Set-Cookie": photo_cookie(request, app, rt.settings, rt.services.clock())},
@@ -87,14 +87,16 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def policies(request: Request) -> Response:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        return json_response(res.policies(app, html_messaging=rt.settings.html_messaging), request=request)
+        return resource_response(
+            res.policies(app, html_messaging=rt.settings.html_messaging), request=request
+        )
 
     async def me(request: Request) -> Response:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        return json_response(res.me(app, await user_record(request)), request=request, etag=True)
+        return resource_response(res.me(app, await user_record(request)), request=request, etag=True)
 
     async def make_me_available(request: Request) -> Response:
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.make_me_available(data)
         await actions.make_me_available(
             rt.services, request.path_params["app_id"], current_user(request), cmd
@@ -111,10 +113,10 @@ def routes(rt: Runtime) -> list[Route]:
             body = await presence.read(
                 rt.services, request.path_params["app_id"], current_user(request), what
             )
-            return json_response(body, request=request, etag=True)
+            return resource_response(body, request=request, etag=True)
 
         async def post(request: Request) -> Response:
-            data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+            data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
             cmd = commands.publish(what, data)
             await presence.write(rt.services, request.path_params["app_id"], current_user(request), cmd)
             return no_content()
@@ -123,7 +125,7 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def communication(request: Request) -> Response:
         app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        return json_response(res.communication(app), request=request, etag=True)
+        return resource_response(res.communication(app), request=request, etag=True)
 
     published_routes: list[Route] = []
     for what in ("presence", "note", "location"):

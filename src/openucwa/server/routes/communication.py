@@ -17,12 +17,12 @@ from ...core.resources import conversation as res
 from ..http import (
     created,
     empty_input,
-    json_input,
-    json_response,
     media_type,
     no_content,
     query,
     read_body,
+    resource_input,
+    resource_response,
 )
 from ..middleware import current_user
 from ..runtime import Runtime
@@ -44,7 +44,7 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def start_messaging(request: Request) -> Response:
         app_id, user = ids(request)
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.start_messaging(data, sender=user)
         return created(await invitations.start_messaging(rt.services, app_id, user, cmd))
 
@@ -52,11 +52,11 @@ def routes(rt: Runtime) -> list[Route]:
         body = await reads.invitation(
             rt.services, *ids(request), request.path_params["inv_id"], InvitationKind.MESSAGING
         )
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def add_participant(request: Request) -> Response:
         app_id, user = ids(request)
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.add_participant(data, sender=user)
         return created(await invitations.add_participant(rt.services, app_id, user, cmd))
 
@@ -64,7 +64,7 @@ def routes(rt: Runtime) -> list[Route]:
         body = await reads.invitation(
             rt.services, *ids(request), request.path_params["inv_id"], InvitationKind.PARTICIPANT
         )
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def cancel_participant(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
@@ -77,19 +77,19 @@ def routes(rt: Runtime) -> list[Route]:
         return no_content()
 
     async def decline(request: Request) -> Response:
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.decline(data)
         await invitations.decline(rt.services, *ids(request), request.path_params["inv_id"], cmd)
         return no_content()
 
     async def conversations(request: Request) -> Response:
         app, views = await reads.conversations(rt.services, *ids(request))
-        return json_response(
+        return resource_response(
             app_res.conversations(app, [v.links.conversation() for v in views]), request=request
         )
 
     async def get_conversation(request: Request) -> Response:
-        return json_response(res.conversation(await view(request)), request=request)
+        return resource_response(res.conversation(await view(request)), request=request)
 
     async def stop(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
@@ -101,26 +101,26 @@ def routes(rt: Runtime) -> list[Route]:
         return no_content()
 
     async def participants(request: Request) -> Response:
-        return json_response(res.participants(await view(request)), request=request)
+        return resource_response(res.participants(await view(request)), request=request)
 
     async def participant(request: Request) -> Response:
         v = await view(request)
         user = request.path_params["user"]
         if user == v.user_uri:
-            return json_response(res.local_participant(v), request=request)
+            return resource_response(res.local_participant(v), request=request)
         if user in v.remote:
-            return json_response(res.participant(v, user), request=request)
+            return resource_response(res.participant(v, user), request=request)
         raise UcwaError(errors.NOT_FOUND, "No such participant in this conversation.")
 
     async def participant_messaging(request: Request) -> Response:
         v = await view(request)
         user = request.path_params["user"]
         if (user == v.user_uri and v.local_messaging) or user in v.remote_messaging:
-            return json_response(res.participant_messaging(v, user), request=request)
+            return resource_response(res.participant_messaging(v, user), request=request)
         raise UcwaError(errors.NOT_FOUND, "That participant is not in messaging.")
 
     async def get_messaging(request: Request) -> Response:
-        return json_response(res.messaging(await view(request)), request=request)
+        return resource_response(res.messaging(await view(request)), request=request)
 
     async def send_message(request: Request) -> Response:
         raw = await read_body(request, rt.settings.max_body_bytes)
@@ -135,14 +135,14 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def list_messages(request: Request) -> Response:
         v, msgs = await reads.messages(rt.services, *ids(request), request.path_params["conv_id"], None, 1000)
-        return json_response(res.messages(v, sorted(m.n for m in msgs)), request=request)
+        return resource_response(res.messages(v, sorted(m.n for m in msgs)), request=request)
 
     async def get_message(request: Request) -> Response:
         n = commands.parse_int(request.path_params["n"])
         if n is None:
             raise UcwaError(errors.NOT_FOUND, "The message does not exist.")
         body = await reads.message(rt.services, *ids(request), request.path_params["conv_id"], n)
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def typing(request: Request) -> Response:
         await empty_input(request, rt.settings.max_body_bytes)
@@ -150,7 +150,7 @@ def routes(rt: Runtime) -> list[Route]:
         return no_content()
 
     async def typing_participants(request: Request) -> Response:
-        return json_response(
+        return resource_response(
             res.typing_participants(await view(request), rt.services.clock()), request=request
         )
 
@@ -162,7 +162,7 @@ def routes(rt: Runtime) -> list[Route]:
         v, msgs = await reads.messages(
             rt.services, *ids(request), request.path_params["conv_id"], before, limit
         )
-        return json_response(res.history(v, msgs, limit), request=request)
+        return resource_response(res.history(v, msgs, limit), request=request)
 
     return [
         resource(C + "/messaging/messages", POST=send_message, GET=list_messages),  # the busiest first

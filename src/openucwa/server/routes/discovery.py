@@ -12,7 +12,7 @@ from ...core.links import ROOT_PATH, TOKEN_PATH, USER_PATH
 from ...core.resources import discovery as res
 from ...directory.errors import DirectoryUnavailable
 from ..base import discovery
-from ..http import SECURITY_HEADERS, form_input, json_response
+from ..http import SECURITY_HEADERS, form_input, resource_response
 from ..runtime import Runtime
 from . import route, webapp
 
@@ -30,11 +30,11 @@ def routes(rt: Runtime) -> list[Route]:
         if request.scope["path"] == "/" and webapp.wants_app(request):
             return webapp.index()  # a browser: the chat client (OpenUCWA Web)
         d = discovery(request, rt.settings)
-        return json_response(res.root(d, _query(request)), request=request)
+        return resource_response(res.root(d, _query(request)), request=request)
 
     async def user(request: Request) -> Response:
         d = discovery(request, rt.settings)
-        return json_response(res.user(d, d.user(_query(request))), request=request)
+        return resource_response(res.user(d, d.user(_query(request))), request=request)
 
     async def token(request: Request) -> Response:
         try:

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from ...core import commands
 from ...core.links import APPLICATIONS
-from ..http import query, raw_json_response
+from ..http import event_page_response, query
 from ..longpoll import hold
 from ..middleware import current_user
 from ..runtime import Runtime
@@ -32,7 +32,7 @@ class _Events:
         response = (
             Response(status_code=204)  # nobody is listening any more
             if body is None
-            else raw_json_response(body, Request(scope))
+            else event_page_response(body, Request(scope))
         )
         await response(scope, receive, send)
 

@@ -15,7 +15,7 @@ from ...actions.services import Services
 from ...core import commands
 from ...core.links import APPLICATIONS
 from ...core.resources import people as res
-from ..http import SECURITY_HEADERS, etag_matches, json_input, json_response, no_content, query
+from ..http import SECURITY_HEADERS, etag_matches, no_content, query, resource_input, resource_response
 from ..middleware import current_user
 from ..runtime import Runtime
 from . import resource, route
@@ -32,18 +32,18 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def hub(request: Request) -> Response:
         app = await apps.get(svc(), request.path_params["app_id"], current_user(request))
-        return json_response(res.people(app.id), request=request)
+        return resource_response(res.people(app.id), request=request)
 
     async def contact(request: Request) -> Response:
         p = request.path_params
         body = await people.get_contact(svc(), p["app_id"], current_user(request), p["user"])
-        return json_response(body, request=request, etag=True)
+        return resource_response(body, request=request, etag=True)
 
     def contact_part(part: str) -> Route:
         async def get(request: Request) -> Response:
             p = request.path_params
             body = await people.get_contact_part(svc(), p["app_id"], current_user(request), p["user"], part)
-            return json_response(body, request=request, etag=True)
+            return resource_response(body, request=request, etag=True)
 
         return route(f"{P}/{{user}}/{part}", get, ["GET"])
 
@@ -53,7 +53,7 @@ def routes(rt: Runtime) -> list[Route]:
         q, limit = found.query, found.limit
         self_href = f"{res.PeopleLinks(app_id).search()}?{urlencode({'query': q, 'limit': limit})}"
         body = await people.search(svc(), app_id, current_user(request), q, limit, self_href)
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def contacts(request: Request) -> Response:
         params = query(request)
@@ -65,24 +65,24 @@ def routes(rt: Runtime) -> list[Route]:
             expand=commands.expand(params),
             group_id=group_id,
         )
-        return json_response(body, request=request, etag=True)
+        return resource_response(body, request=request, etag=True)
 
     async def groups(request: Request) -> Response:
         expand = commands.expand(query(request))
         body = await people.my_groups(
             svc(), request.path_params["app_id"], current_user(request), expand=expand
         )
-        return json_response(body, request=request, etag=True)
+        return resource_response(body, request=request, etag=True)
 
     async def group(request: Request) -> Response:
         p = request.path_params
         body = await people.get_group(svc(), p["app_id"], current_user(request), p["gid"])
-        return json_response(body, request=request, etag=True)
+        return resource_response(body, request=request, etag=True)
 
     async def expand_group(request: Request) -> Response:
         p = request.path_params
         body = await people.expand_group(svc(), p["app_id"], current_user(request), p["gid"])
-        return json_response(body, request=request, etag=True)
+        return resource_response(body, request=request, etag=True)
 
     async def photo(request: Request) -> Response:
         """Served to ``<img>`` too, hence the cookie auth (middleware) and HTTP caching headers."""
@@ -103,27 +103,27 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def subs_get(request: Request) -> Response:
         body = await subscriptions.list_all(svc(), request.path_params["app_id"], current_user(request))
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def subs_post(request: Request) -> Response:
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.create_subscription(data, q(request, "groupId"))
         href, body = await subscriptions.create(
             svc(), request.path_params["app_id"], current_user(request), cmd
         )
-        return json_response(body, 201, request=request, headers={"Location": href})
+        return resource_response(body, 201, request=request, headers={"Location": href})
 
     async def sub_get(request: Request) -> Response:
         p = request.path_params
         body = await subscriptions.get(svc(), p["app_id"], current_user(request), p["sid"])
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def sub_extend(request: Request) -> Response:
         p = request.path_params
-        data = commands.merged(await json_input(request, rt.settings.max_body_bytes), query(request))
+        data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         minutes = commands.duration(data)
         body = await subscriptions.extend(svc(), p["app_id"], current_user(request), p["sid"], minutes)
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def sub_delete(request: Request) -> Response:
         p = request.path_params
@@ -135,20 +135,20 @@ def routes(rt: Runtime) -> list[Route]:
         body = await subscriptions.memberships(
             svc(), request.path_params["app_id"], current_user(request), sid
         )
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def members_post(request: Request) -> Response:
-        data = await json_input(request, rt.settings.max_body_bytes)
+        data = await resource_input(request, rt.settings.max_body_bytes)
         cmd = commands.add_memberships(data, q(request, "presenceSubscriptionId"))
         body = await subscriptions.add_memberships(
             svc(), request.path_params["app_id"], current_user(request), cmd
         )
-        return json_response(body, 201, request=request)
+        return resource_response(body, 201, request=request)
 
     async def member_get(request: Request) -> Response:
         p = request.path_params
         body = await subscriptions.get_membership(svc(), p["app_id"], current_user(request), p["key"])
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     async def member_delete(request: Request) -> Response:
         p = request.path_params
@@ -159,7 +159,7 @@ def routes(rt: Runtime) -> list[Route]:
         body = await subscriptions.subscribed_contacts(
             svc(), request.path_params["app_id"], current_user(request)
         )
-        return json_response(body, request=request)
+        return resource_response(body, request=request)
 
     return [
         route(A + "/photos/{user}", photo, ["GET"]),
