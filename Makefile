@@ -82,8 +82,11 @@ nginx:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
 	  || echo "nginx not installed: the nginx example's test will be skipped"; }
 
+# Two pytest workers: most tests wait on real servers, not on a core. Tests marked `serial` measure
+# time, so they run alone afterwards (exit status 5 = none selected, e.g. with a PYTEST_ARGS path).
 test: $(STAMP) web lint typecheck browser slapd nginx web-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || test $$? = 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache webapp/node_modules

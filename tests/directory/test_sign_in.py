@@ -68,6 +68,7 @@ FAILURES = [
 ]
 
 
+@pytest.mark.serial  # compares response times
 def test_every_failure_is_the_same_invalid_grant_in_the_same_time(directory_server: Any) -> None:
     srv = directory_server()
     times: dict[str, list[float]] = {}

@@ -53,6 +53,7 @@ async def _answer(pending: asyncio.Task[httpx.Response]) -> httpx.Response:
         pytest.fail("the P-GET got no answer within 10 s: the wake did not cross nodes")
 
 
+@pytest.mark.serial  # bounds a wake in seconds
 async def test_an_event_caused_on_node_b_wakes_a_pget_held_on_node_a(two_nodes) -> None:
     a, b = two_nodes
     s = sign_in(a.base, "toshm@contoso.com", "tosh-secret", f"scale-{uuid.uuid4()}")
@@ -72,6 +73,7 @@ async def test_an_event_caused_on_node_b_wakes_a_pget_held_on_node_a(two_nodes) 
     assert ("me", "updated", "me") in events_of(answer.json()), answer.json()
 
 
+@pytest.mark.serial  # bounds a wake in seconds
 async def test_a_pget_sent_to_node_b_replaces_the_one_held_on_node_a(two_nodes) -> None:
     a, b = two_nodes
     s = sign_in(a.base, "lenea@contoso.com", "lene-secret", f"scale-{uuid.uuid4()}")

@@ -148,6 +148,7 @@ async def test_metrics_count_requests_pgets_applications_and_failures(in_process
         held.cancel()
 
 
+@pytest.mark.serial  # bounds an answer in seconds
 async def test_probes_do_not_wait_for_another_process_holding_the_write_lock(
     in_process: InProcessFactory, tmp_path: Path
 ) -> None:
