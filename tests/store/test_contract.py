@@ -224,6 +224,21 @@ async def test_list_applications(store: SqlStore) -> None:
         assert await tx.list_applications("nobody@contoso.com") == []
 
 
+async def test_applications_beyond_the_most_recently_used(store: SqlStore) -> None:
+    await seed(
+        store,
+        app("old", last_request_at=NOW + 1),
+        app("recent", last_request_at=NOW + 9),
+        app("middle", last_request_at=NOW + 5),
+        app("ended", last_request_at=NOW + 0, status=AppStatus.EXPIRED),
+        app("bobs", user_uri="bob@contoso.com", last_request_at=NOW + 0),
+    )
+    async with store.transaction() as tx:
+        beyond = [[a.id for a in await tx.applications_beyond("lenea@contoso.com", k)] for k in (0, 1, 3)]
+        assert beyond == [["old", "middle", "recent"], ["old", "middle"], []]
+        assert await tx.applications_beyond("nobody@contoso.com", 0) == []
+
+
 async def test_update_application_round_trips_every_field_type(store: SqlStore) -> None:
     await seed(store, app())
     changes = {f.name: getattr(FULL_APP, f.name) for f in dataclasses.fields(FULL_APP) if f.name != "id"}

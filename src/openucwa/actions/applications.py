@@ -38,9 +38,7 @@ async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[App
                 return existing, False
             # The endpoint restarted as a different client: the old instance is over.
             await end(u, existing, AppStatus.DELETED)
-        mine = await u.tx.list_applications(user.uri)
-        limit = svc.settings.max_applications_per_user
-        for victim in sorted(mine, key=lambda a: a.last_request_at)[: max(0, len(mine) - limit + 1)]:
+        for victim in await u.tx.applications_beyond(user.uri, svc.settings.max_applications_per_user - 1):
             await end(u, victim, AppStatus.EVICTED)
         app = Application(
             id=application_id_from(svc.random_bytes(8)),

@@ -179,6 +179,11 @@ class Tx(Protocol):
     ) -> list[Application]:
         """Ordered by created_at; all users when user_uri is None."""
 
+    async def applications_beyond(self, user_uri: str, keep: int) -> list[Application]:
+        """The user's ACTIVE applications other than the ``keep`` most recently used, oldest first:
+        the per-user limit reads only what it evicts, so creating stays cheap for a user with
+        thousands of applications."""
+
     async def update_application(self, app_id: str, **fields: Any) -> None:
         """Sets the named ``Application`` fields (tuples stored as lists of strings)."""
 

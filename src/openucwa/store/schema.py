@@ -101,8 +101,9 @@ applications = sa.Table(
     sa.Column("used_channel", sa.Boolean, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("extra", sa.Text, nullable=False),
-    sa.Index("ix_applications_user_uri_endpoint_id", "user_uri", "endpoint_id"),
+    sa.Index("ix_applications_user_uri_endpoint_id_status", "user_uri", "endpoint_id", "status"),
     sa.Index("ix_applications_status", "status"),
+    sa.Index("ix_applications_user_uri_status_last_request_at", "user_uri", "status", "last_request_at"),
 )
 
 # ``position`` is global and never reused (AUTOINCREMENT / sequence), so it orders every queue.

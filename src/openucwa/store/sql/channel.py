@@ -61,6 +61,16 @@ class ChannelTx(TxBase):
             stmt = stmt.where(c.status == AppStatus.ACTIVE)
         return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
 
+    async def applications_beyond(self, user_uri: str, keep: int) -> list[Application]:
+        c = applications.c
+        mine = (c.user_uri == user_uri, c.status == AppStatus.ACTIVE)
+        # Both statements read the (user_uri, status, last_request_at) index; rows only for victims.
+        count = (await self._conn.execute(sa.select(sa.func.count()).where(*mine))).scalar_one()
+        if count <= keep:
+            return []
+        stmt = sa.select(applications).where(*mine).order_by(c.last_request_at, c.id).limit(count - keep)
+        return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
     async def update_application(self, app_id: str, **fields: Any) -> None:
         """Raises ValueError for names that are not ``Application`` fields, and for ``id``."""
         unknown = set(fields) - APP_FIELDS
