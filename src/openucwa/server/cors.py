@@ -9,6 +9,8 @@ token); a disallowed origin gets no CORS header at all, and its preflight a 403.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,14 +41,17 @@ class Cors:
         self.app = app
         self.runtime = runtime
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine for requests without Origin (every non-browser client): it hands back the
+        # inner app's awaitable, so no frame of its own stays alive while a P-GET is held.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
         if origin is None:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._cross_origin(scope, receive, send, origin)
+
+    async def _cross_origin(self, scope: Scope, receive: Receive, send: Send, origin: str) -> None:
         request = Request(scope)
         settings = self.runtime.settings
         try:
