@@ -48,10 +48,11 @@ class RateLimits:
             await self._limiter.hit(item, rule, key, cost=cost)
         return None
 
-    async def exceeded(self, rule: str, key: str) -> float | None:
-        """Like ``hit`` but spends nothing: for budgets spent only on failure (sign-in)."""
+    async def exceeded(self, rule: str, key: str, cost: int = 1) -> float | None:
+        """Like ``hit`` but spends nothing: for budgets spent only on failure (sign-in), and for
+        checking every budget of a request before spending from any."""
         for item in self._parsed.get(rule, ()):
-            if not await self._limiter.test(item, rule, key):
+            if not await self._limiter.test(item, rule, key, cost=cost):
                 return await self._retry_after(item, rule, key)
         return None
 

@@ -38,6 +38,15 @@ async def test_message_bytes_quota(in_process: InProcessFactory) -> None:
         assert (await sara.post(send, **_text("small"))).status_code == 201  # what is left
 
 
+async def test_a_message_refused_for_its_bytes_costs_no_message_count(in_process: InProcessFactory) -> None:
+    async with in_process(message_rate="2/minute", message_bytes_rate="100000/minute") as srv:
+        sara, _lene, send = await connect_sara_and_lene(srv)
+        assert (await sara.post(send, **_text("x" * 60_000))).status_code == 201
+        assert (await sara.post(send, **_text("x" * 60_000))).status_code == 429  # bytes
+        assert (await sara.post(send, **_text("second"))).status_code == 201  # the count had 1 left
+        assert (await sara.post(send, **_text("third"))).status_code == 429  # count
+
+
 async def test_invitation_quota(in_process: InProcessFactory) -> None:
     async with in_process(invitation_rate="2/minute") as srv:
         sara = await srv.sign_in(*SARA[::2])

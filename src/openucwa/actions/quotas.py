@@ -31,9 +31,17 @@ def too_many(seconds: float, what: str) -> UcwaError:
 
 
 async def spend_message(svc: Services, user: str, size: int) -> None:
-    for rule, cost in ((SEND, 1), (SEND_BYTES, size)):
-        wait = await svc.limits.hit(rule, user, cost)
+    """Both budgets are checked before either is spent: a message refused for its bytes costs no
+    message count, and one refused for the count costs no bytes."""
+    budgets = ((SEND, 1), (SEND_BYTES, size))
+    for rule, cost in budgets:
+        wait = await svc.limits.exceeded(rule, user, cost)
         if wait is not None:
+            svc.metrics.rate_limited(rule)
+            raise too_many(wait, "messages")
+    for rule, cost in budgets:
+        wait = await svc.limits.hit(rule, user, cost)
+        if wait is not None:  # a concurrent message took the rest in between
             svc.metrics.rate_limited(rule)
             raise too_many(wait, "messages")
 
