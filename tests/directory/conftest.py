@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import ldap3
 import pytest
 
-from tests.conftest import Database, Server, _seed, _start, create_pg_database, drop_pg_database
+from tests.conftest import (
+    REDIS_URL,
+    Database,
+    Server,
+    _seed,
+    _start,
+    create_pg_database,
+    drop_pg_database,
+    redis_unreachable,
+)
 
 from . import slapd as sl
 
@@ -100,3 +110,15 @@ def directory_server(directory_db: Database, slapd: sl.Slapd, tmp_path: Path) ->
     yield factory
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def two_nodes(backend: str, make_server: Callable[..., Any]) -> tuple[Any, Any]:
+    if backend != "postgres":
+        pytest.skip("two nodes need a database shared by several processes: PostgreSQL, not SQLite")
+    if reason := redis_unreachable():
+        pytest.skip(reason)
+    flags = ("--no-event-aggregation", "--redis-url", REDIS_URL)
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda _: make_server(*flags), range(2))
+    return a, b

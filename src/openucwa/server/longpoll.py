@@ -24,6 +24,7 @@ import asyncio
 import itertools
 import math
 import secrets
+from collections.abc import Sequence
 
 from starlette.types import Receive
 
@@ -37,27 +38,83 @@ _PROCESS = secrets.token_hex(6)
 _SERIAL = itertools.count(1)
 
 
-class _Wake:
-    """The notifier's callback for one held round: end the round's timeout now."""
+class _Held:
+    """One held P-GET: the notifier's callback for its current round (end the round's timeout now),
+    and whether its token was revoked meanwhile (``HeldRequests.revoke``)."""
 
-    __slots__ = ("_deadline",)
+    __slots__ = ("deadline", "revoked")
 
-    def __init__(self, deadline: asyncio.Timeout) -> None:
-        self._deadline = deadline
+    def __init__(self) -> None:
+        self.deadline: asyncio.Timeout | None = None
+        self.revoked = False
 
     def __call__(self, moved: bool) -> None:
         # Already expiring: the round is ending anyway (rescheduling then would raise).
-        if not self._deadline.expired():
-            self._deadline.reschedule(-math.inf)
+        if self.deadline is not None and not self.deadline.expired():
+            self.deadline.reschedule(-math.inf)
 
 
-async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet) -> bytes | None:
-    """The response body, or None when the client went away first."""
+class HeldRequests:
+    """The P-GETs this node holds, by the hash of the token each came with, so that a revocation
+    made anywhere ends exactly those whose token died (``actions.revocation``)."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, list[_Held]] = {}
+
+    def tokens(self) -> list[str]:
+        return list(self._by_token)
+
+    def revoke(self, token_hashes: Sequence[str]) -> None:
+        for digest in token_hashes:
+            for held in self._by_token.get(digest, ()):
+                held.revoked = True
+                held(True)
+
+    def _add(self, digest: str, held: _Held) -> None:
+        self._by_token.setdefault(digest, []).append(held)
+
+    def _remove(self, digest: str, held: _Held) -> None:
+        items = self._by_token[digest]
+        items.remove(held)
+        if not items:
+            del self._by_token[digest]
+
+
+REVOKED = object()
+"""What ``hold`` returns when the request's token was revoked while it was held (answer 401)."""
+
+
+async def hold(
+    svc: Services,
+    receive: Receive,
+    app_id: str,
+    user_uri: str,
+    params: PGet,
+    requests: HeldRequests,
+    token: str | None,
+) -> bytes | object | None:
+    """The response body, REVOKED, or None when the client went away first."""
+    held = _Held()
+    if token is not None:
+        requests._add(token, held)
+    try:
+        return await _hold(svc, receive, app_id, user_uri, params, held)
+    finally:
+        if token is not None:
+            requests._remove(token, held)
+
+
+async def _hold(
+    svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet, held: _Held
+) -> bytes | object | None:
     pget_id = f"{_PROCESS}-{next(_SERIAL)}"
     started = svc.clock()
     first = True
     notifier = svc.notifier
     while True:
+        if held.revoked:  # free the channel: the client comes back with a new token at once
+            await events.abandon(svc, app_id, pget_id)
+            return REVOKED
         result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
         if isinstance(result, events.Answer):
             return result.body
@@ -67,7 +124,8 @@ async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, para
             continue
         try:
             async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
-                waiter = notifier.add(app_id, result.version, within, _Wake(deadline))
+                held.deadline = deadline
+                waiter = notifier.add(app_id, result.version, within, held)
                 if waiter is None:
                     continue  # moved since the round read it: read again
                 try:
@@ -76,6 +134,7 @@ async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, para
                         pass
                 finally:
                     notifier.discard(waiter)
+                    held.deadline = None
         except TimeoutError:
             continue  # woken, or the deadline came: another round
         await events.abandon(svc, app_id, pget_id)

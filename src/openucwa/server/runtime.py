@@ -10,12 +10,14 @@ from ..actions.users import TokenCache
 from ..config import Settings
 from ..metrics import Metrics
 from .base import HostPolicy
+from .longpoll import HeldRequests
 
 
 @dataclass
 class Runtime:
     settings: Settings
     tokens: TokenCache = field(default_factory=TokenCache)
+    held: HeldRequests = field(default_factory=HeldRequests)
     hosts: HostPolicy = field(init=False)
     password_checks: asyncio.Semaphore = field(init=False)  # queued, never more at once
     metrics: Metrics = field(default_factory=Metrics)
