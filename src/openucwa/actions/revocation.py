@@ -26,14 +26,18 @@ log = logging.getLogger(__name__)
 class HeldTokens(Protocol):
     """The node's held requests, by the hash of the token each came with."""
 
+    def observe(self, epoch: int) -> None:
+        """The epoch ``tokens`` is about to be checked for (requests registered later check themselves)."""
+
     def tokens(self) -> Sequence[str]: ...
 
     def revoke(self, token_hashes: Sequence[str]) -> None:
         """Ends the held requests of these tokens (they answer 401)."""
 
 
-async def catch_up(svc: Services, held: HeldTokens) -> None:
-    """What a revocation made elsewhere means for the requests this node holds."""
+async def catch_up(svc: Services, held: HeldTokens, epoch: int) -> None:
+    """What a revocation made elsewhere (counted up to ``epoch``) means for the requests this node holds."""
+    held.observe(epoch)
     digests = held.tokens()
     if digests:
         async with svc.store.transaction() as tx:
@@ -59,8 +63,10 @@ async def watch(svc: Services, cache: TokenCache, held: HeldTokens, every: float
             if epoch == seen:
                 continue
             cache.observe(epoch)
-            if seen is not None:
-                await catch_up(svc, held)
+            if seen is None:
+                held.observe(epoch)
+            else:
+                await catch_up(svc, held, epoch)
             seen = epoch
         except Exception:  # a database hiccup must not end the watch
             log.exception("revocation check failed")

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from starlette.types import Receive
 
-from ..actions import events
+from ..actions import events, users
 from ..actions.services import Services
 from ..core.commands import PGet
 
@@ -60,9 +60,14 @@ class HeldRequests:
 
     def __init__(self) -> None:
         self._by_token: dict[str, list[_Held]] = {}
+        self.epoch: int | None = None  # the revocation epoch whose revoked tokens were ended
 
     def tokens(self) -> list[str]:
         return list(self._by_token)
+
+    def observe(self, epoch: int) -> None:
+        """Called before ``tokens``: a request registered later checks its token itself."""
+        self.epoch = epoch
 
     def revoke(self, token_hashes: Sequence[str]) -> None:
         for digest in token_hashes:
@@ -91,17 +96,25 @@ async def hold(
     user_uri: str,
     params: PGet,
     requests: HeldRequests,
-    token: str | None,
+    token: tuple[str, int | None] | None,
 ) -> bytes | object | None:
-    """The response body, REVOKED, or None when the client went away first."""
+    """The response body, REVOKED, or None when the client went away first.
+
+    ``token``: (its hash, the revocation epoch it was verified under). A revocation the node
+    learnt of between that verification and this registration was checked against the held
+    requests without this one, so it checks its token itself (rare: only around a revocation).
+    """
+    if token is None:
+        return await _hold(svc, receive, app_id, user_uri, params, _Held())
+    digest, epoch = token
     held = _Held()
-    if token is not None:
-        requests._add(token, held)
+    requests._add(digest, held)
     try:
+        if requests.epoch is not None and requests.epoch != epoch:
+            held.revoked = not await users.token_stands(svc, digest)
         return await _hold(svc, receive, app_id, user_uri, params, held)
     finally:
-        if token is not None:
-            requests._remove(token, held)
+        requests._remove(digest, held)
 
 
 async def _hold(

@@ -25,7 +25,7 @@ from .runtime import Runtime
 
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", re.IGNORECASE)
 USER_KEY = "openucwa.user"
-TOKEN_KEY = "openucwa.token"  # the hash of the bearer token the request came with
+TOKEN_KEY = "openucwa.token"  # (hash of the bearer token, revocation epoch it was verified under)
 _SLASHES = re.compile(r"/{2,}")
 _USER_PATH_LOWER = USER_PATH.lower()
 _UCWA_LOWER = UCWA_PREFIX.lower() + "/"
@@ -137,9 +137,10 @@ class Guard:
             if not header and cookie and request.method == "GET" and photos:
                 return await applications.photo_owner(self.runtime.services, photos["app"], cookie)
             return None
+        epoch = self.runtime.tokens.epoch  # read first: the verification saw this epoch or a later one
         user = await users.verify_token(self.runtime.services, self.runtime.tokens, token)
         if user is not None:  # a held P-GET ends when its token is revoked (server.longpoll)
-            request.scope[TOKEN_KEY] = users.token_digest(token)
+            request.scope[TOKEN_KEY] = (users.token_digest(token), epoch)
         return user
 
 
@@ -154,9 +155,10 @@ def current_user(request: Request) -> str:
     return user
 
 
-def current_token(request: Request) -> str | None:
-    """The hash of the request's bearer token (None for a photo fetched with the cookie)."""
-    token: str | None = request.scope.get(TOKEN_KEY)
+def current_token(request: Request) -> tuple[str, int | None] | None:
+    """(hash of the request's bearer token, the revocation epoch it was verified under), or None
+    for a photo fetched with the cookie."""
+    token: tuple[str, int | None] | None = request.scope.get(TOKEN_KEY)
     return token
 
 

@@ -41,7 +41,7 @@ class _Events:
         await response(scope, receive, send)
 
     @staticmethod
-    def _parse(request: Request) -> tuple[commands.PGet, str, str | None]:
+    def _parse(request: Request) -> tuple[commands.PGet, str, tuple[str, int | None] | None]:
         # Not inlined: the Request must not stay alive in the frame that holds the P-GET.
         return commands.pget(query(request)), current_user(request), current_token(request)
 
