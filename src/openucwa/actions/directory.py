@@ -34,6 +34,7 @@ NO_PASSWORD = "!directory"  # not an argon2 hash: a local check can never succee
 SYNC_LEASE = "directory-sync"
 SYNC_PASS = "directory-sync-pass"  # the coordination counter numbering the passes
 LEAVERS_PAGE = 500
+MEMBERS_BATCH = 1000  # group memberships per INSERT
 PROBLEMS_KEPT = 100
 DIRECTORY_ETAG = "d"  # the first letter of a photo's etag says where it came from
 _NODE = uuid.uuid4().hex
@@ -196,14 +197,18 @@ def _group_id(dn: str) -> str:
     return "dg" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
 
 
-def _staged(groups: list[Group]) -> tuple[list[DistributionGroup], list[tuple[str, str, str]]]:
-    """A page of groups as rows, and each distinct member DN with the id it has if it is a group."""
-    rows = [DistributionGroup(_group_id(g.dn), g.dn, g.name, g.address) for g in groups]
-    members: list[tuple[str, str, str]] = []
+def _memberships(rows: list[DistributionGroup], groups: list[Group]) -> Iterator[list[tuple[str, str, str]]]:
+    """(group id, lower-cased member DN, the id that DN has if it is a group), a batch at a time:
+    a page of large groups lists many members, and only the page itself need be held at once."""
+    batch: list[tuple[str, str, str]] = []
     for row, g in zip(rows, groups, strict=True):
-        keys = dict.fromkeys(m.lower() for m in g.members)  # one group lists a DN once
-        members += [(row.id, key, _group_id(key)) for key in keys]
-    return rows, members
+        for key in dict.fromkeys(m.lower() for m in g.members):  # one group lists a DN once
+            batch.append((row.id, key, _group_id(key)))
+            if len(batch) >= MEMBERS_BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 async def _people(
@@ -278,9 +283,11 @@ async def sync(
         after = gone[-1]
     group_pages = directory.group_pages()
     while (groups := await _next_page(group_pages)) is not None:
-        rows, members = _staged(groups)
+        rows = [DistributionGroup(_group_id(g.dn), g.dn, g.name, g.address) for g in groups]
         async with svc.store.transaction() as tx:
-            await tx.stage_groups(sync_pass, rows, members)
+            await tx.stage_groups(sync_pass, rows, [])
+            for batch in _memberships(rows, groups):
+                await tx.stage_groups(sync_pass, [], batch)
         report.groups += len(rows)
     async with svc.store.transaction() as tx:
         await tx.publish_groups(sync_pass, directory.config.group_depth)
