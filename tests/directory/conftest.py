@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,6 +83,14 @@ def delete(ldap: sl.Slapd, dn: str) -> None:
         assert conn.delete(dn), conn.result
     finally:
         conn.unbind()
+
+
+@pytest.fixture
+def unit_ou(slapd: sl.Slapd) -> Iterator[str]:
+    """An organizational unit of the test's own in the session's slapd, so counts are exact."""
+    ou = f"ou=t{uuid.uuid4().hex[:8]},{sl.PEOPLE}"
+    add_entry(slapd, ou, {"objectClass": ["organizationalUnit"], "ou": ou.split(",")[0][3:]})
+    yield ou
 
 
 @pytest.fixture

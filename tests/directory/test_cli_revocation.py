@@ -1,7 +1,8 @@
-"""``openucwa user remove`` / ``user passwd`` run as their own process end what a running server
-holds for that user at once: the held P-GET answers 401 within a second (SQLite: the server
-notices the revocation counter by itself; two nodes: the same, and Redis when the command has it),
-and a watcher's held P-GET hears of the change (the other process's wakes reach no one).
+"""``openucwa user remove``, ``user passwd`` and ``directory sync``, each run as its own process,
+end what a running server holds for that user at once: the held P-GET answers 401 (or 404/410 for
+an ended application) within a second. On SQLite the server notices the revocation counter by
+itself; two nodes do the same, with or without the command publishing on Redis. A watcher's held
+P-GET hears of the change too, although the other process's own wakes reach no one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from openucwa.core.links import USER_PATH
 from tests.conftest import REDIS_URL, USERS
 
 from ..e2e.ucwa import Session, sign_in
+from .conftest import modify
+from .test_sync import cli_sync, people
 
 WITHIN = 1.0  # seconds, from the command's exit
 
@@ -111,3 +114,24 @@ def test_two_nodes_end_held_pgets_on_a_cli_revocation(two_nodes: tuple[Any, Any]
         assert after < WITHIN, f"node b answered {after:.2f} s after the command"
     finally:
         cli(a, "user", "passwd", user, "--password", password)
+
+
+def test_cli_directory_sync_ends_a_disabled_persons_held_pget(
+    slapd: Any, unit_ou: str, directory_db: Any, directory_server: Callable[..., Any]
+) -> None:
+    dns = people(slapd, unit_ou)
+    tag = unit_ou.split(",")[0][3:]
+    # The server's own sync waits an hour: only the command's pass can sign Cyd out.
+    srv = directory_server(ldap_user_base=unit_ou, ldap_group_base=unit_ou, ldap_sync_interval="3600")
+    cyd = sign_in(srv.base, f"cyd{tag}@contoso.com", "cyd-pw", endpoint="cli-sync-cyd")
+    with ThreadPoolExecutor(1) as pool:
+        pending = held(pool, cyd)
+        modify(slapd, dns["cyd"], userAccountControl="514")  # ACCOUNTDISABLE
+
+        def run() -> None:
+            done = cli_sync(slapd, directory_db, unit_ou)
+            assert done.returncode == 0 and "1 disabled" in done.stdout, done.stdout + done.stderr
+
+        response, after = answered_within(pending, run)
+    assert response.status_code in (401, 404, 410), response.text
+    assert after < WITHIN, f"the held P-GET answered {after:.2f} s after the command"

@@ -6,12 +6,9 @@ pass still sees the whole directory (it keeps no list of its own; the store mark
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import ldap3
-import pytest
 
 from openucwa.actions import directory as actions
 from openucwa.cli import services
@@ -22,13 +19,6 @@ from . import slapd as sl
 from .conftest import add_entry, admin, delete, ldap_env, modify
 
 PAGE = 3
-
-
-@pytest.fixture
-def ou(slapd: sl.Slapd) -> Iterator[str]:
-    dn = f"ou=s{uuid.uuid4().hex[:8]},{sl.PEOPLE}"
-    add_entry(slapd, dn, {"objectClass": ["organizationalUnit"], "ou": dn.split(",")[0][3:]})
-    yield dn
 
 
 def _people(slapd: sl.Slapd, ou: str) -> dict[int, tuple[str, str]]:
@@ -88,8 +78,9 @@ def _state(db: Any, uris: list[str]) -> dict[str, Any]:
 
 
 def test_pages_stream_and_leavers_on_later_pages_are_signed_out(
-    slapd: sl.Slapd, ou: str, directory_db: Any
+    slapd: sl.Slapd, unit_ou: str, directory_db: Any
 ) -> None:
+    ou = unit_ou
     made = _people(slapd, ou)
     uri = {n: u for n, (_, u) in made.items()}
     report, pages = _sync(slapd, directory_db, ou)
