@@ -117,7 +117,8 @@ async def _upsert(u: Unit, person: Person) -> tuple[User, str]:
             await _announce_card(u, person.uri)
         if user.disabled and not existing.disabled:
             outcome = "disabled"
-    if await _sync_photo(u, person) and outcome == "unchanged":
+    fresh = outcome == "added" and person.photo is None  # nothing stored to compare or remove
+    if not fresh and await _sync_photo(u, person) and outcome == "unchanged":
         outcome = "updated"
         await _announce_card(u, person.uri)
     return user, outcome
