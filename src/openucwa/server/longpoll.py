@@ -16,6 +16,10 @@ with the notifier for "version V passed, or T came". The notifier's wake (its sh
 moves that timeout to "now" (``Timeout.reschedule``): the timeout cancels the pending ``receive()``
 and we run another round. A cancelled ``receive()`` loses nothing: a GET has no body to lose, and a
 disconnect is reported again by the next ``receive()``.
+
+A held P-GET outlives the check of its token: ``HeldRequests`` files it under the token's hash, so
+that when the node learns of a revocation (``actions.revocation``, whoever made it) the P-GETs whose
+token died are woken to answer 401 rather than wait out their deadline.
 """
 
 from __future__ import annotations
