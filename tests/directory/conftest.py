@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import ldap3
 import pytest
 
-from tests.conftest import Database, Server, _seed, _start, create_pg_database, drop_pg_database
+from tests.conftest import (
+    REDIS_URL,
+    Database,
+    Server,
+    _seed,
+    _start,
+    create_pg_database,
+    drop_pg_database,
+    redis_unreachable,
+)
 
 from . import slapd as sl
 
@@ -75,6 +86,14 @@ def delete(ldap: sl.Slapd, dn: str) -> None:
 
 
 @pytest.fixture
+def unit_ou(slapd: sl.Slapd) -> Iterator[str]:
+    """An organizational unit of the test's own in the session's slapd, so counts are exact."""
+    ou = f"ou=t{uuid.uuid4().hex[:8]},{sl.PEOPLE}"
+    add_entry(slapd, ou, {"objectClass": ["organizationalUnit"], "ou": ou.split(",")[0][3:]})
+    yield ou
+
+
+@pytest.fixture
 def directory_db(backend: str, tmp_path: Path) -> Iterator[Database]:
     """A database of its own with one local account, so directory people do not meet the suite's
     seeded local users."""
@@ -100,3 +119,15 @@ def directory_server(directory_db: Database, slapd: sl.Slapd, tmp_path: Path) ->
     yield factory
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def two_nodes(backend: str, make_server: Callable[..., Any]) -> tuple[Any, Any]:
+    if backend != "postgres":
+        pytest.skip("two nodes need a database shared by several processes: PostgreSQL, not SQLite")
+    if reason := redis_unreachable():
+        pytest.skip(reason)
+    flags = ("--no-event-aggregation", "--redis-url", REDIS_URL)
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda _: make_server(*flags), range(2))
+    return a, b

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ import pytest
 from openucwa.actions import users as actions_users
 from openucwa.cli import services
 from openucwa.core.links import USER_PATH
-from tests.conftest import REDIS_URL, USERS, redis_unreachable
+from tests.conftest import USERS
 
 from ..e2e.ucwa import sign_in
 
@@ -85,18 +84,6 @@ def test_removal_revokes_and_a_recreated_address_starts_empty(
     old = httpx.get(s.url(s.self_href), headers=fresh.headers, timeout=10)
     assert old.status_code == 404  # the old account's application is not the new one's
     assert not fresh.app["_embedded"]["communication"].get("conversations")
-
-
-@pytest.fixture
-def two_nodes(backend: str, make_server: Callable[..., Any]) -> tuple[Any, Any]:
-    if backend != "postgres":
-        pytest.skip("two nodes need a database shared by several processes: PostgreSQL, not SQLite")
-    if reason := redis_unreachable():
-        pytest.skip(reason)
-    flags = ("--no-event-aggregation", "--redis-url", REDIS_URL)
-    with ThreadPoolExecutor(2) as pool:
-        a, b = pool.map(lambda _: make_server(*flags), range(2))
-    return a, b
 
 
 @pytest.mark.postgres

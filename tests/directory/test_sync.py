@@ -10,8 +10,7 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,13 +22,6 @@ from openucwa.core.links import USER_PATH
 from ..e2e.ucwa import sign_in
 from . import slapd as sl
 from .conftest import add_entry, delete, ldap_env, modify
-
-
-@pytest.fixture
-def unit_ou(slapd: sl.Slapd) -> Iterator[str]:
-    ou = f"ou=t{uuid.uuid4().hex[:8]},{sl.PEOPLE}"
-    add_entry(slapd, ou, {"objectClass": ["organizationalUnit"], "ou": ou.split(",")[0][3:]})
-    yield ou
 
 
 def people(slapd: sl.Slapd, ou: str) -> dict[str, str]:

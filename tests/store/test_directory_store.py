@@ -62,7 +62,6 @@ async def test_password_change_and_revocation_bump_the_generation(store: SqlStor
         await tx.add_token(Token("t2", "lenea@contoso.com", NOW + 60, revoked.id, revoked.generation))
     assert not await _valid(store, "t2")
     async with store.transaction() as tx:
-        assert await tx.list_user_states("local") == {"lenea@contoso.com": True}
         assert (await tx.search_users("lene", 10))[0] == []  # people who left are not found
 
 
@@ -90,24 +89,76 @@ async def test_counters_and_leases(store: SqlStore) -> None:
         assert await tx.get_counter("revocation") == 2
 
 
+async def test_sync_passes_mark_who_was_seen(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        for uri in ("amy@contoso.com", "bob@contoso.com", "cyd@contoso.com", "dee@contoso.com"):
+            await tx.add_user(user(uri, source="ldap"))
+        await tx.add_user(user("helpdesk@contoso.com"))  # local: never a leaver
+        await tx.revoke_user("dee@contoso.com", disabled=True)  # already out
+        await tx.mark_synced(["amy@contoso.com", "bob@contoso.com"], 1)
+        await tx.mark_synced(["bob@contoso.com"], 3)
+        await tx.mark_synced(["bob@contoso.com"], 2)  # a slower pass does not move it back
+        assert await tx.unsynced_directory_users(2, "", 10) == ["amy@contoso.com", "cyd@contoso.com"]
+        assert await tx.unsynced_directory_users(2, "amy@contoso.com", 1) == ["cyd@contoso.com"]
+        assert await tx.unsynced_directory_users(1, "", 10) == ["cyd@contoso.com"]
+
+
+def _group(gid: str, name: str, uri: str | None = None) -> DistributionGroup:
+    return DistributionGroup(gid, f"cn={name},ou=groups", name, uri)
+
+
 async def test_distribution_groups(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        await tx.add_user(user("toshm@contoso.com"))
-        await tx.add_user(user("lenea@contoso.com"))
-        sales = DistributionGroup("g1", "cn=Sales,ou=groups", "Sales", "sales@contoso.com")
-        emea = DistributionGroup("g2", "cn=Sales EMEA,ou=groups", "Sales EMEA", None)
-        members = [("g1", "toshm@contoso.com"), ("g1", "lenea@contoso.com"), ("g2", "lenea@contoso.com")]
-        await tx.replace_distribution_groups([sales, emea], [*members, ("g2", "ghost@contoso.com")])
+        await tx.add_user(user("toshm@contoso.com", source="ldap", dn="cn=Tosh,ou=People"))
+        await tx.add_user(user("lenea@contoso.com", source="ldap", dn="cn=Lene,ou=People"))
+        await tx.add_user(user("sarad@contoso.com", source="ldap", dn="cn=Sara,ou=People", disabled=True))
+        await tx.add_user(user("helpdesk@contoso.com", dn="cn=Helpdesk,ou=People"))  # local: never a member
+    sales = _group("g1", "Sales", "sales@contoso.com")
+    emea = _group("g2", "Sales EMEA")
+    nordics = _group("g3", "Nordics")
+    async with store.transaction() as tx:  # Sales ∋ Tosh, EMEA; EMEA ∋ Sales (a cycle), Nordics ∋ Lene
+        await tx.stage_groups(
+            5,
+            [sales, emea],
+            [
+                ("g1", "cn=tosh,ou=people", "x1"),
+                ("g1", "cn=nobody,ou=people", "x2"),
+                ("g1", "cn=sales emea,ou=groups", "g2"),
+                ("g2", "cn=sales,ou=groups", "g1"),
+                ("g2", "cn=nordics,ou=groups", "g3"),
+                ("g2", "cn=sara,ou=people", "x3"),
+                ("g2", "cn=helpdesk,ou=people", "x4"),
+            ],
+        )
+    async with store.transaction() as tx:  # a later page
+        await tx.stage_groups(5, [nordics], [("g3", "cn=lene,ou=people", "x5")])
+    async with store.transaction() as tx:
+        assert await tx.get_distribution_group("g1") is None  # nothing shows before publishing
+        await tx.publish_groups(5, depth=8)
     async with store.transaction() as tx:
         assert await tx.get_distribution_group("g1") == sales
-        assert await tx.member_groups("lenea@contoso.com") == [sales, emea]
+        assert await tx.member_groups("lenea@contoso.com") == [nordics, sales, emea]
+        assert await tx.member_groups("toshm@contoso.com") == [sales, emea]  # through the cycle
         assert [u.uri for u in await tx.distribution_group_members("g1")] == [
             "lenea@contoso.com",
             "toshm@contoso.com",
         ]
+        assert await tx.member_groups("sarad@contoso.com") == []
         assert await tx.search_distribution_groups("EMEA", 10) == [emea]
         assert await tx.search_distribution_groups("sales@", 10) == [sales]
-        await tx.replace_distribution_groups([emea], [])
-    async with store.transaction() as tx:
+    async with store.transaction() as tx:  # two levels: Sales reaches EMEA's direct members only
+        await tx.stage_groups(
+            6,
+            [sales, emea, nordics],
+            [
+                ("g1", "cn=sales emea,ou=groups", "g2"),
+                ("g2", "cn=nordics,ou=groups", "g3"),
+                ("g3", "cn=lene,ou=people", "x5"),
+            ],
+        )
+        await tx.publish_groups(6, depth=2)
+        assert await tx.member_groups("lenea@contoso.com") == [nordics, emea]
+    async with store.transaction() as tx:  # a pass that staged nothing: no groups
+        await tx.publish_groups(7, depth=8)
         assert await tx.get_distribution_group("g1") is None
         assert await tx.member_groups("lenea@contoso.com") == []

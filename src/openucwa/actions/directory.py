@@ -32,6 +32,11 @@ from .services import Services, Unit, retrying, unit
 log = logging.getLogger(__name__)
 NO_PASSWORD = "!directory"  # not an argon2 hash: a local check can never succeed against it
 SYNC_LEASE = "directory-sync"
+SYNC_PASS = "directory-sync-pass"  # the coordination counter numbering the passes
+LEAVERS_PAGE = 500
+MEMBERS_BATCH = 1000  # group memberships per INSERT
+PROBLEMS_KEPT = 100
+DIRECTORY_ETAG = "d"  # the first letter of a photo's etag says where it came from
 _NODE = uuid.uuid4().hex
 T = TypeVar("T")
 
@@ -61,7 +66,7 @@ def profile(person: Person) -> dict[str, object]:
 
 
 def photo_etag(data: bytes) -> str:
-    return "d" + hashlib.sha256(data).hexdigest()[:16]
+    return DIRECTORY_ETAG + hashlib.sha256(data).hexdigest()[:16]
 
 
 async def _announce_card(u: Unit, uri: str) -> None:
@@ -88,7 +93,10 @@ class AddressTaken(Exception):
 
 
 async def _upsert(u: Unit, person: Person) -> tuple[User, str]:
-    """(the account, "added" | "updated" | "unchanged"); raises AddressTaken."""
+    """(the account, "added" | "updated" | "unchanged" | "disabled"); raises AddressTaken.
+
+    "disabled": an enabled account the directory now says is disabled (the caller revokes it).
+    """
     existing = await u.tx.get_user(person.uri)
     if existing is not None and existing.source != "ldap":
         raise AddressTaken(person.uri)
@@ -107,16 +115,28 @@ async def _upsert(u: Unit, person: Person) -> tuple[User, str]:
         if outcome == "updated":
             await u.tx.update_user(user)
             await _announce_card(u, person.uri)
-    if person.photo is not None:
-        stored = await u.tx.get_photo(person.uri)
-        etag = photo_etag(person.photo)
-        if stored is None or stored[1] != etag:
-            with contextlib.suppress(DuplicateError):  # stored meanwhile by another writer
-                await u.tx.put_photo(person.uri, person.photo, etag)
-            if outcome == "unchanged":
-                outcome = "updated"
-                await _announce_card(u, person.uri)
+        if user.disabled and not existing.disabled:
+            outcome = "disabled"
+    fresh = outcome == "added" and person.photo is None  # nothing stored to compare or remove
+    if not fresh and await _sync_photo(u, person) and outcome == "unchanged":
+        outcome = "updated"
+        await _announce_card(u, person.uri)
     return user, outcome
+
+
+async def _sync_photo(u: Unit, person: Person) -> bool:
+    """The stored photo made the directory's; whether it changed. An entry without a photo removes
+    the one the directory gave before, not one an operator uploaded (``openucwa user photo``)."""
+    stored = await u.tx.get_photo(person.uri)
+    if person.photo is None:
+        from_directory = stored is not None and stored[1].startswith(DIRECTORY_ETAG)
+        return from_directory and await u.tx.delete_photo(person.uri)
+    etag = photo_etag(person.photo)
+    if stored is not None and stored[1] == etag:
+        return False
+    with contextlib.suppress(DuplicateError):  # stored meanwhile by another writer
+        await u.tx.put_photo(person.uri, person.photo, etag)
+    return True
 
 
 @retrying
@@ -124,6 +144,8 @@ async def upsert_person(svc: Services, person: Person) -> User:
     """One person's account brought in line with their entry; raises AddressTaken."""
     async with unit(svc) as u:
         user, _ = await _upsert(u, person)
+        if not user.disabled:  # seen by a pass running now, so that pass does not take them for a leaver
+            await u.tx.mark_synced([user.uri], await u.tx.get_counter(SYNC_PASS))
     return user
 
 
@@ -157,7 +179,14 @@ class SyncReport:
     disabled: int = 0
     skipped: int = 0  # entries without an address, or whose address is a local account
     groups: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the first PROBLEMS_KEPT
+    more_problems: int = 0  # and how many more there were
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(text)
+        else:
+            self.more_problems += 1
 
 
 async def _next_page(it: Iterator[T]) -> T | None:
@@ -169,46 +198,32 @@ def _group_id(dn: str) -> str:
     return "dg" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
 
 
-def flatten(groups: list[Group], people: dict[str, str], depth: int) -> list[tuple[str, str]]:
-    """(group id, user uri) for every group, through nested groups up to ``depth`` levels, cycles cut."""
-    by_dn = {g.dn.lower(): g for g in groups}
-    pairs: list[tuple[str, str]] = []
-    for g in groups:
-        found: set[str] = set()
-        seen = {g.dn.lower()}
-        frontier = [g]
-        for _ in range(depth):
-            nxt: list[Group] = []
-            for grp in frontier:
-                for member in grp.members:
-                    key = member.lower()
-                    if key in people:
-                        found.add(people[key])
-                    elif key in by_dn and key not in seen:
-                        seen.add(key)
-                        nxt.append(by_dn[key])
-            if not nxt:
-                break
-            frontier = nxt
-        pairs += [(_group_id(g.dn), uri) for uri in sorted(found)]
-    return pairs
+def _memberships(rows: list[DistributionGroup], groups: list[Group]) -> Iterator[list[tuple[str, str, str]]]:
+    """(group id, lower-cased member DN, the id that DN has if it is a group), a batch at a time:
+    a page of large groups lists many members, and only the page itself need be held at once."""
+    batch: list[tuple[str, str, str]] = []
+    for row, g in zip(rows, groups, strict=True):
+        for key in dict.fromkeys(m.lower() for m in g.members):  # one group lists a DN once
+            batch.append((row.id, key, _group_id(key)))
+            if len(batch) >= MEMBERS_BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
-async def sync(
-    svc: Services, directory: Directory, progress: Callable[[int], None] | None = None
-) -> SyncReport:
-    """One full pass, page by page (a page is one transaction); raises DirectoryUnavailable.
-
-    People not returned by the user filter (left, moved out of the base, disabled in AD) are
-    revoked and disabled after the whole pass, so an interrupted pass never disables anyone.
-    """
-    report = SyncReport()
-    async with svc.store.transaction() as tx:
-        before = await tx.list_user_states("ldap")
-    seen: set[str] = set()
-    dns: dict[str, str] = {}  # lower-case DN → uri, for group members
+async def _people(
+    svc: Services,
+    directory: Directory,
+    sync_pass: int,
+    report: SyncReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Every entry upserted and marked as seen by this pass, a page (one transaction) at a time."""
     pages = directory.people_pages()
     while (page := await _next_page(pages)) is not None:
+        seen: list[str] = []
+        newly_disabled: list[str] = []
         async with unit(svc) as u:
             for dn, person in page:
                 if person is None:
@@ -218,34 +233,65 @@ async def sync(
                     user, outcome = await _upsert(u, person)
                 except AddressTaken:
                     report.skipped += 1
-                    report.problems.append(f"{dn}: {person.uri} is a local account")
+                    report.problem(f"{dn}: {person.uri} is a local account")
                     continue
                 if not person.enabled:
-                    continue  # revoked below, with those who left
-                seen.add(user.uri)
-                dns[dn.lower()] = user.uri
+                    if outcome == "disabled":
+                        newly_disabled.append(user.uri)
+                    continue
+                seen.append(user.uri)
                 if outcome == "added":
                     report.added += 1
-                elif outcome == "updated" or before.get(user.uri):  # re-enabled counts as updated
+                elif outcome == "updated":  # re-enabled included
                     report.updated += 1
                 else:
                     report.unchanged += 1
+            await u.tx.mark_synced(seen, sync_pass)
+        for uri in newly_disabled:
+            await _sign_out(svc, uri, report)
         if progress is not None:
             progress(len(page))
-    for uri, disabled in before.items():
-        if uri not in seen and not disabled:
-            await users.revoke(svc, uri, disable=True)
-            report.disabled += 1
-            log.info("directory sync: %s left or was disabled; signed out everywhere", uri)
-    groups: list[Group] = []
-    group_pages = directory.group_pages()
-    while (gpage := await _next_page(group_pages)) is not None:
-        groups += gpage
-    members = flatten(groups, dns, directory.config.group_depth)
-    rows = [DistributionGroup(_group_id(g.dn), g.dn, g.name, g.address) for g in groups]
+
+
+async def _sign_out(svc: Services, uri: str, report: SyncReport) -> None:
+    if await users.revoke(svc, uri, disable=True) is not None:
+        report.disabled += 1
+        log.info("directory sync: %s left or was disabled; signed out everywhere", uri)
+
+
+async def sync(
+    svc: Services, directory: Directory, progress: Callable[[int], None] | None = None
+) -> SyncReport:
+    """One full pass, streamed page by page, in memory bounded by the page size, not the directory's
+    size: each account the pass sees is marked with its number in the store (instead of a set kept
+    here), and groups are staged in the store and flattened there. Raises DirectoryUnavailable.
+
+    People the pass did not see (left, moved out of the base, no longer matched by the filter) are
+    revoked and disabled after the whole pass, so an interrupted pass never disables anyone.
+    """
+    report = SyncReport()
     async with svc.store.transaction() as tx:
-        await tx.replace_distribution_groups(rows, members)
-    report.groups = len(rows)
+        sync_pass = await tx.bump_counter(SYNC_PASS)
+    await _people(svc, directory, sync_pass, report, progress)
+    after = ""
+    while True:
+        async with svc.store.transaction() as tx:
+            gone = await tx.unsynced_directory_users(sync_pass, after, LEAVERS_PAGE)
+        if not gone:
+            break
+        for uri in gone:
+            await _sign_out(svc, uri, report)
+        after = gone[-1]
+    group_pages = directory.group_pages()
+    while (groups := await _next_page(group_pages)) is not None:
+        rows = [DistributionGroup(_group_id(g.dn), g.dn, g.name, g.address) for g in groups]
+        async with svc.store.transaction() as tx:
+            await tx.stage_groups(sync_pass, rows, [])
+            for batch in _memberships(rows, groups):
+                await tx.stage_groups(sync_pass, [], batch)
+        report.groups += len(rows)
+    async with svc.store.transaction() as tx:
+        await tx.publish_groups(sync_pass, directory.config.group_depth)
     return report
 
 

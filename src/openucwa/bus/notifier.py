@@ -117,6 +117,10 @@ class Notifier:
             waiters.remove(waiter)
         self._compact()
 
+    def waiting_apps(self) -> list[str]:
+        """The applications someone waits for on this node."""
+        return list(self._waiters)
+
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
 

@@ -119,6 +119,8 @@ def sync(
         )
         for problem in report.problems:
             typer.echo(f"skipped: {problem}")
+        if report.more_problems:
+            typer.echo(f"skipped: {report.more_problems} more entries like these")
 
     _run(go)
 

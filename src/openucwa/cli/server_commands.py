@@ -60,7 +60,12 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 @asynccontextmanager
 async def services(data_dir: str, database_url: str | None) -> AsyncIterator[Any]:
-    """A store-only Services for operator commands (no server, in-process bus)."""
+    """A store-only Services for operator commands (no server of its own).
+
+    With ``OPENUCWA_REDIS_URL`` set, what a command changes wakes the servers' held requests over
+    Redis at once, as a server's own changes do; without it (or with Redis unreachable) the servers
+    notice by themselves within a second (``actions.revocation``).
+    """
     from ..actions.services import Services
     from ..bus.local import LocalBus
     from ..bus.notifier import Notifier
@@ -73,9 +78,21 @@ async def services(data_dir: str, database_url: str | None) -> AsyncIterator[Any
     except Exception as exc:  # driver errors differ per backend; the operator needs one line
         raise OSError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
     notifier = Notifier()
+    bus: Any = LocalBus(notifier)
+    if settings.redis_url:
+        from ..bus.redis import RedisBus
+
+        redis_bus = RedisBus(settings.redis_url, notifier)
+        try:
+            await redis_bus.start()
+            bus = redis_bus
+        except Exception as exc:  # the change itself needs only the database
+            await redis_bus.close()
+            typer.echo(f"warning: Redis unreachable ({exc}); servers will notice within a second", err=True)
     try:
-        yield Services(store=store, bus=LocalBus(notifier), notifier=notifier, settings=settings)
+        yield Services(store=store, bus=bus, notifier=notifier, settings=settings)
     finally:
+        await bus.close()
         await store.close()
 
 

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from ..actions import lifetime, quotas, users
+from ..actions import lifetime, quotas, revocation, users
 from ..actions.directory import open_directory
 from ..actions.directory import run as sync_run
 from ..actions.services import Services
@@ -72,7 +72,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
                     )
                 )
                 await users.warm_up()
-                tasks = [asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper")]
+                tasks = [
+                    asyncio.create_task(lifetime.run(rt.services), name="openucwa-reaper"),
+                    asyncio.create_task(
+                        revocation.watch(rt.services, rt.tokens, rt.held), name="openucwa-revocations"
+                    ),
+                ]
                 if directory is not None:
                     tasks.append(asyncio.create_task(sync_run(rt.services, directory), name="openucwa-sync"))
                 try:

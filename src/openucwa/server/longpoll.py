@@ -16,6 +16,10 @@ with the notifier for "version V passed, or T came". The notifier's wake (its sh
 moves that timeout to "now" (``Timeout.reschedule``): the timeout cancels the pending ``receive()``
 and we run another round. A cancelled ``receive()`` loses nothing: a GET has no body to lose, and a
 disconnect is reported again by the next ``receive()``.
+
+A held P-GET outlives the check of its token: ``HeldRequests`` files it under the token's hash, so
+that when the node learns of a revocation (``actions.revocation``, whoever made it) the P-GETs whose
+token died are woken to answer 401 rather than wait out their deadline.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import asyncio
 import itertools
 import math
 import secrets
+from collections.abc import Sequence
 
 from starlette.types import Receive
 
-from ..actions import events
+from ..actions import events, users
 from ..actions.services import Services
 from ..core.commands import PGet
 
@@ -37,27 +42,96 @@ _PROCESS = secrets.token_hex(6)
 _SERIAL = itertools.count(1)
 
 
-class _Wake:
-    """The notifier's callback for one held round: end the round's timeout now."""
+class _Held:
+    """One held P-GET: the notifier's callback for its current round (end the round's timeout now),
+    and whether its token was revoked meanwhile (``HeldRequests.revoke``)."""
 
-    __slots__ = ("_deadline",)
+    __slots__ = ("deadline", "revoked")
 
-    def __init__(self, deadline: asyncio.Timeout) -> None:
-        self._deadline = deadline
+    def __init__(self) -> None:
+        self.deadline: asyncio.Timeout | None = None
+        self.revoked = False
 
     def __call__(self, moved: bool) -> None:
         # Already expiring: the round is ending anyway (rescheduling then would raise).
-        if not self._deadline.expired():
-            self._deadline.reschedule(-math.inf)
+        if self.deadline is not None and not self.deadline.expired():
+            self.deadline.reschedule(-math.inf)
 
 
-async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet) -> bytes | None:
-    """The response body, or None when the client went away first."""
+class HeldRequests:
+    """The P-GETs this node holds, by the hash of the token each came with, so that a revocation
+    made anywhere ends exactly those whose token died (``actions.revocation``)."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, list[_Held]] = {}
+        self.epoch: int | None = None  # the revocation epoch whose revoked tokens were ended
+
+    def tokens(self) -> list[str]:
+        return list(self._by_token)
+
+    def observe(self, epoch: int) -> None:
+        """Called before ``tokens``: a request registered later checks its token itself."""
+        self.epoch = epoch
+
+    def revoke(self, token_hashes: Sequence[str]) -> None:
+        for digest in token_hashes:
+            for held in self._by_token.get(digest, ()):
+                held.revoked = True
+                held(True)
+
+    def _add(self, digest: str, held: _Held) -> None:
+        self._by_token.setdefault(digest, []).append(held)
+
+    def _remove(self, digest: str, held: _Held) -> None:
+        items = self._by_token[digest]
+        items.remove(held)
+        if not items:
+            del self._by_token[digest]
+
+
+REVOKED = object()
+"""What ``hold`` returns when the request's token was revoked while it was held (answer 401)."""
+
+
+async def hold(
+    svc: Services,
+    receive: Receive,
+    app_id: str,
+    user_uri: str,
+    params: PGet,
+    requests: HeldRequests,
+    token: tuple[str, int | None] | None,
+) -> bytes | object | None:
+    """The response body, REVOKED, or None when the client went away first.
+
+    ``token``: (its hash, the revocation epoch it was verified under). A revocation the node
+    learnt of between that verification and this registration was checked against the held
+    requests without this one, so it checks its token itself (rare: only around a revocation).
+    """
+    if token is None:
+        return await _hold(svc, receive, app_id, user_uri, params, _Held())
+    digest, epoch = token
+    held = _Held()
+    requests._add(digest, held)
+    try:
+        if requests.epoch is not None and requests.epoch != epoch:
+            held.revoked = not await users.token_stands(svc, digest)
+        return await _hold(svc, receive, app_id, user_uri, params, held)
+    finally:
+        requests._remove(digest, held)
+
+
+async def _hold(
+    svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet, held: _Held
+) -> bytes | object | None:
     pget_id = f"{_PROCESS}-{next(_SERIAL)}"
     started = svc.clock()
     first = True
     notifier = svc.notifier
     while True:
+        if held.revoked:  # free the channel: the client comes back with a new token at once
+            await events.abandon(svc, app_id, pget_id)
+            return REVOKED
         result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
         if isinstance(result, events.Answer):
             return result.body
@@ -67,7 +141,8 @@ async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, para
             continue
         try:
             async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
-                waiter = notifier.add(app_id, result.version, within, _Wake(deadline))
+                held.deadline = deadline
+                waiter = notifier.add(app_id, result.version, within, held)
                 if waiter is None:
                     continue  # moved since the round read it: read again
                 try:
@@ -76,6 +151,7 @@ async def hold(svc: Services, receive: Receive, app_id: str, user_uri: str, para
                         pass
                 finally:
                     notifier.discard(waiter)
+                    held.deadline = None
         except TimeoutError:
             continue  # woken, or the deadline came: another round
         await events.abandon(svc, app_id, pget_id)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..actions import applications, users
+from ..config import Settings
 from ..core import errors
 from ..core.errors import UcwaError
 from ..core.links import TOKEN_PATH, UCWA_PREFIX, USER_PATH
@@ -24,6 +25,7 @@ from .runtime import Runtime
 
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$", re.IGNORECASE)
 USER_KEY = "openucwa.user"
+TOKEN_KEY = "openucwa.token"  # (hash of the bearer token, revocation epoch it was verified under)
 _SLASHES = re.compile(r"/{2,}")
 _USER_PATH_LOWER = USER_PATH.lower()
 _UCWA_LOWER = UCWA_PREFIX.lower() + "/"
@@ -120,10 +122,7 @@ class Guard:
         if path == _USER_PATH_LOWER or path.startswith(_UCWA_LOWER):
             user = await self._authenticate(request, authorization or "")
             if user is None:
-                challenge = (
-                    f'MsRtcOAuth href="{discovery(request, svc.settings).token()}",grant_type="password"'
-                )
-                return _unauthorized(challenge)
+                return unauthorized(request, svc.settings)
             scope[USER_KEY] = user
         return None
 
@@ -138,14 +137,17 @@ class Guard:
             if not header and cookie and request.method == "GET" and photos:
                 return await applications.photo_owner(self.runtime.services, photos["app"], cookie)
             return None
-        return await users.verify_token(self.runtime.services, self.runtime.tokens, token)
+        epoch = self.runtime.tokens.epoch  # read first: the verification saw this epoch or a later one
+        user = await users.verify_token(self.runtime.services, self.runtime.tokens, token)
+        if user is not None:  # a held P-GET ends when its token is revoked (server.longpoll)
+            request.scope[TOKEN_KEY] = (users.token_digest(token), epoch)
+        return user
 
 
-def _unauthorized(challenge: str) -> Response:
-    return Response(
-        status_code=401,
-        headers={"WWW-Authenticate": challenge, **UCWA_HEADERS},
-    )
+def unauthorized(request: Request, settings: Settings) -> Response:
+    """What a request without a valid token gets: the challenge naming the token endpoint."""
+    challenge = f'MsRtcOAuth href="{discovery(request, settings).token()}",grant_type="password"'
+    return Response(status_code=401, headers={"WWW-Authenticate": challenge, **UCWA_HEADERS})
 
 
 def current_user(request: Request) -> str:
@@ -153,4 +155,19 @@ def current_user(request: Request) -> str:
     return user
 
 
-__all__ = ["TOKEN_PATH", "CaseFoldPaths", "Guard", "current_user", "origin_allowed"]
+def current_token(request: Request) -> tuple[str, int | None] | None:
+    """(hash of the request's bearer token, the revocation epoch it was verified under), or None
+    for a photo fetched with the cookie."""
+    token: tuple[str, int | None] | None = request.scope.get(TOKEN_KEY)
+    return token
+
+
+__all__ = [
+    "TOKEN_PATH",
+    "CaseFoldPaths",
+    "Guard",
+    "current_token",
+    "current_user",
+    "origin_allowed",
+    "unauthorized",
+]

@@ -11,12 +11,14 @@ from ..config import Settings
 from ..core.batching import Outstanding
 from ..metrics import Metrics
 from .base import HostPolicy
+from .longpoll import HeldRequests
 
 
 @dataclass
 class Runtime:
     settings: Settings
     tokens: TokenCache = field(default_factory=TokenCache)
+    held: HeldRequests = field(default_factory=HeldRequests)
     hosts: HostPolicy = field(init=False)
     password_checks: asyncio.Semaphore = field(init=False)  # queued, never more at once
     metrics: Metrics = field(default_factory=Metrics)

@@ -71,9 +71,6 @@ class Tx(Protocol):
         """Bumps the generation (every earlier token fails), removes the tokens, optionally sets
         ``disabled``; the updated user, or None when there is none."""
 
-    async def list_user_states(self, source: str) -> dict[str, bool]:
-        """uri → disabled, for every account of that source ("local", "ldap")."""
-
     async def search_users(self, query: str, limit: int) -> tuple[list[User], bool]:
         """Up to ``limit`` users whose name, sip uri, e-mail or phone contains ``query`` (any case),
         exact uri/e-mail first, then name prefixes; and whether more matched (SPEC §12.6)."""
@@ -98,6 +95,9 @@ class Tx(Protocol):
 
     # photos ------------------------------------------------------------------------------
     async def put_photo(self, user_uri: str, data: bytes, etag: str) -> None: ...
+
+    async def delete_photo(self, user_uri: str) -> bool:
+        """False when there was none."""
 
     async def get_photo(self, user_uri: str) -> tuple[bytes, str] | None:
         """(JPEG bytes, etag) of an uploaded photo."""
@@ -147,10 +147,22 @@ class Tx(Protocol):
         """Holds (or renews) the named lease until ``until`` unless another owner holds it past ``now``."""
 
     # distribution groups (from the directory) --------------------------------------------
-    async def replace_distribution_groups(
-        self, groups: Sequence[DistributionGroup], members: Sequence[tuple[str, str]]
+    async def mark_synced(self, uris: Sequence[str], sync_pass: int) -> None:
+        """The directory sync pass ``sync_pass`` saw these accounts (a later pass's mark stays)."""
+
+    async def unsynced_directory_users(self, sync_pass: int, after: str, limit: int) -> list[str]:
+        """Enabled directory accounts no pass since ``sync_pass`` saw, by uri, past ``after``."""
+
+    async def stage_groups(
+        self, sync_pass: int, groups: Sequence[DistributionGroup], members: Sequence[tuple[str, str, str]]
     ) -> None:
-        """Replaces every group and (group id, user uri) membership; unknown users are skipped."""
+        """Keeps a page of groups and their (group id, lower-cased member DN, that DN's group id)
+        for ``publish_groups``."""
+
+    async def publish_groups(self, sync_pass: int, depth: int) -> None:
+        """Replaces every distribution group and membership by what the pass staged: members are
+        the enabled directory accounts whose DN a group lists, through nested groups up to ``depth``
+        levels; then forgets what this and earlier passes staged."""
 
     async def get_distribution_group(self, group_id: str) -> DistributionGroup | None: ...
 
@@ -163,6 +175,9 @@ class Tx(Protocol):
     async def search_distribution_groups(self, query: str, limit: int) -> list[DistributionGroup]:
         """Groups whose name or address contains ``query`` (any case)."""
 
+    async def valid_tokens(self, token_hashes: Sequence[str]) -> set[str]:
+        """Those of these token hashes that ``get_token`` would still honour (expiry aside)."""
+
     async def delete_expired_tokens(self, now: float) -> int: ...
 
     # applications ------------------------------------------------------------------------
@@ -170,6 +185,9 @@ class Tx(Protocol):
         """Raises DuplicateError when the id exists."""
 
     async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None: ...
+
+    async def application_versions(self, app_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each of these applications that still exists."""
 
     async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
         """The ACTIVE application of this user with this endpointId, if any."""

@@ -47,10 +47,15 @@ users = sa.Table(
     sa.Column("dn", sa.Text),
     sa.Column("upn", sa.Text),
     sa.Column("login", sa.Text),
+    # The lower-cased DN (group members name people by DN, in any case) and the last directory
+    # sync pass that saw the entry: people whose pass is older after a full pass have left.
+    sa.Column("dn_key", sa.Text),
+    sa.Column("sync_pass", sa.BigInteger),
     sa.Index("ix_users_search_key", "search_key"),
     sa.Index("ix_users_email", "email"),
     sa.Index("ix_users_id", "id", unique=True),
     sa.Index("ix_users_source", "source"),
+    sa.Index("ix_users_dn_key", "dn_key"),
 )
 
 tokens = sa.Table(
@@ -249,6 +254,29 @@ distribution_members = sa.Table(
     sa.Column(
         "user_uri", sa.Text, sa.ForeignKey("users.uri", ondelete="CASCADE"), primary_key=True, index=True
     ),
+)
+
+# What one directory sync pass read of the groups, page by page, before it replaces the two tables
+# above in one transaction: the groups and each group's member DNs (lower case), with the group id
+# a member DN would have if it is a group. Rows of a pass go when it publishes (or a later one does).
+directory_staged_groups = sa.Table(
+    "directory_staged_groups",
+    metadata,
+    sa.Column("sync_pass", sa.BigInteger, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("dn", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("uri", sa.Text),
+    sa.Column("search_key", SearchKey, nullable=False),
+)
+
+directory_staged_members = sa.Table(
+    "directory_staged_members",
+    metadata,
+    sa.Column("sync_pass", sa.BigInteger, primary_key=True),
+    sa.Column("group_id", sa.Text, primary_key=True),
+    sa.Column("member_key", sa.Text, primary_key=True),
+    sa.Column("child_id", sa.Text, nullable=False),
 )
 
 # Small shared facts between nodes: counters (the revocation epoch every node's token cache checks)

@@ -16,8 +16,8 @@ from starlette.types import Receive, Scope, Send
 from ...core import commands
 from ...core.links import APPLICATIONS
 from ..http import event_page_response, query
-from ..longpoll import hold
-from ..middleware import current_user
+from ..longpoll import REVOKED, hold
+from ..middleware import current_token, current_user, unauthorized
 from ..runtime import Runtime
 from . import route
 
@@ -27,19 +27,23 @@ class _Events:
         self.rt = rt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        params, user = self._parse(Request(scope))
-        body = await hold(self.rt.services, receive, scope["path_params"]["app_id"], user, params)
-        response = (
-            Response(status_code=204)  # nobody is listening any more
-            if body is None
-            else event_page_response(body, Request(scope))
-        )
+        params, user, token = self._parse(Request(scope))
+        app_id = scope["path_params"]["app_id"]
+        body = await hold(self.rt.services, receive, app_id, user, params, self.rt.held, token)
+        response: Response
+        if body is None:
+            response = Response(status_code=204)  # nobody is listening any more
+        elif body is REVOKED:  # the token died while the request was held
+            response = unauthorized(Request(scope), self.rt.settings)
+        else:
+            assert isinstance(body, bytes)
+            response = event_page_response(body, Request(scope))
         await response(scope, receive, send)
 
     @staticmethod
-    def _parse(request: Request) -> tuple[commands.PGet, str]:
+    def _parse(request: Request) -> tuple[commands.PGet, str, tuple[str, int | None] | None]:
         # Not inlined: the Request must not stay alive in the frame that holds the P-GET.
-        return commands.pget(query(request)), current_user(request)
+        return commands.pget(query(request)), current_user(request), current_token(request)
 
 
 def routes(rt: Runtime) -> list[Route]:

@@ -39,6 +39,14 @@ class ChannelTx(TxBase):
         row = (await self._run(stmt, {"b_id": app_id})).mappings().first()
         return None if row is None else app_from_row(row)
 
+    async def application_versions(self, app_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        c = applications.c
+        for i in range(0, len(app_ids), 500):
+            stmt = sa.select(c.id, c.version).where(c.id.in_(list(app_ids[i : i + 500])))
+            found.update((app_id, int(v)) for app_id, v in (await self._conn.execute(stmt)).all())
+        return found
+
     async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
         c = applications.c
         stmt = (

@@ -11,10 +11,21 @@ import sqlalchemy as sa
 
 from ...core.models import DistributionGroup, User
 from ..interface import DuplicateError
-from ..schema import coordination, distribution_groups, distribution_members, users
+from ..schema import (
+    coordination,
+    directory_staged_groups,
+    directory_staged_members,
+    distribution_groups,
+    distribution_members,
+    users,
+)
 from .base import TxBase
 from .rows import user_from_row
 from .users import like_escape
+
+
+def _group_key(g: DistributionGroup) -> str:
+    return "\n".join((g.name, g.uri or "")).lower()
 
 
 class DirectoryTx(TxBase):
@@ -45,24 +56,78 @@ class DirectoryTx(TxBase):
             return False
         return True
 
+    # the sync's bookkeeping ---------------------------------------------------------------
+    async def mark_synced(self, uris: Sequence[str], sync_pass: int) -> None:
+        c = users.c
+        later = sa.case((c.sync_pass > sync_pass, c.sync_pass), else_=sync_pass)  # never moves back
+        if uris:
+            await self._conn.execute(users.update().where(c.uri.in_(list(uris))).values(sync_pass=later))
+
+    async def unsynced_directory_users(self, sync_pass: int, after: str, limit: int) -> list[str]:
+        c = users.c
+        stmt = (
+            sa.select(c.uri)
+            .where(
+                c.source == "ldap",
+                c.disabled == sa.false(),
+                sa.or_(c.sync_pass.is_(None), c.sync_pass < sync_pass),
+                c.uri > after,
+            )
+            .order_by(c.uri)
+            .limit(limit)
+        )
+        return list((await self._conn.execute(stmt)).scalars().all())
+
     # distribution groups -----------------------------------------------------------------
-    async def replace_distribution_groups(
-        self, groups: Sequence[DistributionGroup], members: Sequence[tuple[str, str]]
+    async def stage_groups(
+        self, sync_pass: int, groups: Sequence[DistributionGroup], members: Sequence[tuple[str, str, str]]
     ) -> None:
-        await self._conn.execute(distribution_members.delete())
-        await self._conn.execute(distribution_groups.delete())
         if groups:
             rows = [
-                {**dataclasses.asdict(g), "search_key": "\n".join((g.name, g.uri or "")).lower()}
-                for g in groups
+                {**dataclasses.asdict(g), "sync_pass": sync_pass, "search_key": _group_key(g)} for g in groups
             ]
-            await self._conn.execute(distribution_groups.insert(), rows)
+            await self._conn.execute(directory_staged_groups.insert(), rows)
         if members:
-            known = sa.select(users.c.uri)
-            present = {u for (u,) in (await self._conn.execute(known)).all()}
-            rows = [{"group_id": g, "user_uri": u} for g, u in members if u in present]
-            if rows:
-                await self._conn.execute(distribution_members.insert(), rows)
+            edges = [
+                {"sync_pass": sync_pass, "group_id": g, "member_key": m, "child_id": c} for g, m, c in members
+            ]
+            await self._conn.execute(directory_staged_members.insert(), edges)
+
+    async def publish_groups(self, sync_pass: int, depth: int) -> None:
+        """Everything here is one statement over the tables, whatever the directory's size."""
+        sg, sm = directory_staged_groups.c, directory_staged_members.c
+        await self._conn.execute(distribution_members.delete())
+        await self._conn.execute(distribution_groups.delete())
+        columns = ["id", "dn", "name", "uri", "search_key"]
+        staged = sa.select(*(sg[c] for c in columns)).where(sg.sync_pass == sync_pass)
+        await self._conn.execute(distribution_groups.insert().from_select(columns, staged))
+        people = (
+            sa.select(sm.group_id, users.c.uri)
+            .join(users, users.c.dn_key == sm.member_key)
+            .where(sm.sync_pass == sync_pass, users.c.source == "ldap", users.c.disabled == sa.false())
+            .distinct()
+        )
+        await self._conn.execute(distribution_members.insert().from_select(["group_id", "user_uri"], people))
+        # Nested groups, one level per statement (each reads the members the previous one left).
+        inner = distribution_members.alias("inner")
+        known = distribution_members.alias("known")
+        for _ in range(depth - 1):
+            nested = (
+                sa.select(sm.group_id, inner.c.user_uri)
+                .join(inner, inner.c.group_id == sm.child_id)
+                .where(
+                    sm.sync_pass == sync_pass,
+                    ~sa.exists().where(known.c.group_id == sm.group_id, known.c.user_uri == inner.c.user_uri),
+                )
+                .distinct()
+            )
+            added = await self._conn.execute(
+                distribution_members.insert().from_select(["group_id", "user_uri"], nested)
+            )
+            if added.rowcount == 0:
+                break
+        await self._conn.execute(directory_staged_members.delete().where(sm.sync_pass <= sync_pass))
+        await self._conn.execute(directory_staged_groups.delete().where(sg.sync_pass <= sync_pass))
 
     async def get_distribution_group(self, group_id: str) -> DistributionGroup | None:
         g = distribution_groups.c

@@ -80,6 +80,9 @@ class PeopleTx(TxBase):
         if (await self._conn.execute(stmt)).rowcount == 0:
             await self._insert(photos, {"user_uri": user_uri, "data": data, "etag": etag})
 
+    async def delete_photo(self, user_uri: str) -> bool:
+        return (await self._conn.execute(photos.delete().where(photos.c.user_uri == user_uri))).rowcount > 0
+
     async def get_photo(self, user_uri: str) -> tuple[bytes, str] | None:
         stmt = sa.select(photos.c.data, photos.c.etag).where(photos.c.user_uri == user_uri)
         row = (await self._conn.execute(stmt)).first()

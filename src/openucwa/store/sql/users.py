@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,15 +19,32 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_CHUNK = 500  # values per IN (…): well under SQLite's and asyncpg's parameter limits
+
+
+# A token is valid only for the account it was issued to, at the generation it was issued at.
+_ACCOUNT = sa.and_(
+    users.c.uri == tokens.c.user_uri,
+    users.c.id == tokens.c.account_id,
+    users.c.generation == tokens.c.generation,
+    users.c.disabled == sa.false(),
+)
+
+
+def _dn_key(user: User) -> str | None:
+    """Group members name people by DN, in whatever case the directory kept."""
+    return None if user.dn is None else user.dn.lower()
+
+
 class UsersTx(TxBase):
     # users -------------------------------------------------------------------------------
     async def add_user(self, user: User) -> None:
-        values = {**dataclasses.asdict(user), "search_key": search_key(user)}
+        values = {**dataclasses.asdict(user), "search_key": search_key(user), "dn_key": _dn_key(user)}
         values["id"] = user.id or uuid.uuid4().hex
         await self._insert(users, values)
 
     async def update_user(self, user: User) -> None:
-        values = {**dataclasses.asdict(user), "search_key": search_key(user)}
+        values = {**dataclasses.asdict(user), "search_key": search_key(user), "dn_key": _dn_key(user)}
         for fixed in ("uri", "id", "generation", "password_hash"):
             values.pop(fixed)
         await self._conn.execute(users.update().where(users.c.uri == user.uri).values(**values))
@@ -40,10 +58,6 @@ class UsersTx(TxBase):
             return None
         await self._conn.execute(tokens.delete().where(tokens.c.user_uri == uri))
         return await self.get_user(uri)
-
-    async def list_user_states(self, source: str) -> dict[str, bool]:
-        stmt = sa.select(users.c.uri, users.c.disabled).where(users.c.source == source)
-        return {uri: bool(disabled) for uri, disabled in (await self._conn.execute(stmt)).all()}
 
     async def get_user(self, uri: str) -> User | None:
         row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
@@ -109,16 +123,17 @@ class UsersTx(TxBase):
         await self._insert(tokens, dataclasses.asdict(token))
 
     async def get_token(self, token_hash: str) -> Token | None:
-        # Valid only for the account it was issued to, at the generation it was issued at.
-        account = sa.and_(
-            users.c.uri == tokens.c.user_uri,
-            users.c.id == tokens.c.account_id,
-            users.c.generation == tokens.c.generation,
-            users.c.disabled == sa.false(),
-        )
-        stmt = sa.select(tokens).join(users, account).where(tokens.c.token_hash == token_hash)
+        stmt = sa.select(tokens).join(users, _ACCOUNT).where(tokens.c.token_hash == token_hash)
         row = (await self._conn.execute(stmt)).mappings().first()
         return None if row is None else Token(**row)
+
+    async def valid_tokens(self, token_hashes: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(token_hashes), _CHUNK):
+            chunk = list(token_hashes[i : i + _CHUNK])
+            stmt = sa.select(tokens.c.token_hash).join(users, _ACCOUNT).where(tokens.c.token_hash.in_(chunk))
+            found.update((await self._conn.execute(stmt)).scalars().all())
+        return found
 
     async def delete_expired_tokens(self, now: float) -> int:
         """A token is valid while ``now < expires_at``."""
