@@ -10,6 +10,10 @@ that the client, which shares the 2-core machine with the server, costs as littl
 
     .venv/bin/python bench/imload.py --pairs 1 --messages 500
     .venv/bin/python bench/imload.py --pairs 8 --seconds 10
+    .venv/bin/python bench/imload.py --pairs 8 --database-url postgresql://127.0.0.1:5432/bench_im
+
+With ``--database-url`` every process it starts (seeding, ``openucwa demo``, the server) uses that
+database (``OPENUCWA_DATABASE_URL``); give it an empty one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -277,7 +282,10 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=None, help="use a running server on this port")
     ap.add_argument("--data-dir", default=None, help="its data dir (users are added there)")
     ap.add_argument("--server-pid", type=int, default=None, help="its pid, to report its CPU time")
+    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
     args = ap.parse_args()
+    if args.database_url:
+        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
     result = asyncio.run(bench(args))
     print(json.dumps(result))
     ok = result["sent"] == result["delivered_once"]
