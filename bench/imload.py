@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, NO_QUOTAS, Server, process_cpu
+from _common import HOST, NO_QUOTAS, Server, database_cpu, process_cpu
 
 PASSWORD = "bench-secret"
 
@@ -234,6 +234,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 s.events.get_nowait()
         lat: list[float] = []
         cpu0 = None if server_pid is None else process_cpu(server_pid)
+        db0 = await database_cpu(args.database_url) if args.database_url else None
         t0 = time.perf_counter()
         until = t0 + (args.seconds if args.messages is None else 3600)
         runs = [
@@ -242,6 +243,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         results = await asyncio.gather(*runs)
         elapsed = time.perf_counter() - t0
         cpu = None if server_pid is None or cpu0 is None else process_cpu(server_pid) - cpu0
+        db = None if db0 is None else await database_cpu(args.database_url) - db0
         for p in pumps:
             p.cancel()
         sent = sum(r[0] for r in results)
@@ -265,6 +267,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     "server_cpu_ms_per_msg": round(cpu * 1000 / max(1, delivered), 3),
                 }
             ),
+            # PostgreSQL's own backends: the database's share of the work
+            **({} if db is None else {"database_cpu_ms_per_msg": round(db * 1000 / max(1, delivered), 3)}),
         }
     finally:
         if server is not None:

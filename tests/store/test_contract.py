@@ -222,6 +222,10 @@ async def test_list_applications(store: SqlStore) -> None:
         assert [a.id for a in everything] == ["a", "c", "d"]
         assert [a.id for a in await tx.list_applications(None, active_only=False)] == ["a", "x", "c", "d"]
         assert await tx.list_applications("nobody@contoso.com") == []
+        # Active ones only, as the per-user limit counts them.
+        assert await tx.count_applications("lenea@contoso.com") == 2
+        assert await tx.count_applications("bob@contoso.com") == 1
+        assert await tx.count_applications("nobody@contoso.com") == 0
 
 
 async def test_update_application_round_trips_every_field_type(store: SqlStore) -> None:

@@ -179,6 +179,9 @@ class Tx(Protocol):
     ) -> list[Application]:
         """Ordered by created_at; all users when user_uri is None."""
 
+    async def count_applications(self, user_uri: str) -> int:
+        """How many active applications the user has (without loading them)."""
+
     async def update_application(self, app_id: str, **fields: Any) -> None:
         """Sets the named ``Application`` fields (tuples stored as lists of strings)."""
 

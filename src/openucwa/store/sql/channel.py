@@ -19,6 +19,7 @@ from .statements import (
     APP_BUMP,
     APP_BY_ID,
     APP_BY_ID_LOCKED,
+    APP_COUNT,
     APP_UPDATE,
     BATCH_BODY,
     BATCHES_PRUNE,
@@ -60,6 +61,9 @@ class ChannelTx(TxBase):
         if active_only:
             stmt = stmt.where(c.status == AppStatus.ACTIVE)
         return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def count_applications(self, user_uri: str) -> int:
+        return int((await self._run(APP_COUNT, {"b_user": user_uri})).scalar_one_or_none() or 0)
 
     async def update_application(self, app_id: str, **fields: Any) -> None:
         """Raises ValueError for names that are not ``Application`` fields, and for ``id``."""

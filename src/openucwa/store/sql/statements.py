@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ...core.models import AppStatus
 from ..schema import applications, batches, conversations, messages, sessions
 from ..schema import events as queue
 
@@ -16,6 +17,11 @@ _ac = applications.c
 APP_BY_ID = sa.select(applications).where(_ac.id == _b("b_id"))
 APP_BY_ID_LOCKED = APP_BY_ID.with_for_update()  # SQLite ignores it; its store lock serialises
 APP_UPDATE = applications.update().where(_ac.id == _b("b_id"))  # SET from the other parameters
+APP_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(applications)
+    .where(_ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE)
+)
 APP_BUMP = APP_UPDATE.values(version=_ac.version + 1).returning(_ac.version)
 EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(queue.c.position)
 EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
