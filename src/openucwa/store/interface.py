@@ -179,6 +179,10 @@ class Tx(Protocol):
     ) -> list[Application]:
         """Ordered by created_at; all users when user_uri is None."""
 
+    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
+        """``get_application(…, for_update=True)`` for many at once, locked in one order (by id);
+        the ones that do not exist are absent."""
+
     async def count_applications(self, user_uri: str) -> int:
         """How many active applications the user has (without loading them)."""
 
@@ -207,6 +211,9 @@ class Tx(Protocol):
 
     async def queued_events(self, app_id: str) -> list[StoredEvent]:
         """Unbatched events, ordered by position."""
+
+    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """``queued_events`` for many applications in one read; an empty queue may be absent."""
 
     async def discard_queued(self, app_id: str) -> None: ...
 
