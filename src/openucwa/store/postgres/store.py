@@ -11,16 +11,23 @@ row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ...core.events import StoredEvent
+from ...core.models import Application
 from ..interface import DuplicateError, RetryableError
+from ..schema import applications
+from ..schema import events as queue
 from ..sql import SqlStore, SqlTx
+from ..sql.channel import stored_event
+from ..sql.rows import app_from_row
 from ..sql.store import RETRYABLE_SQLSTATES
 from .statements import Rows, compile_statement, compiled_once, execute
 
@@ -56,6 +63,12 @@ class PgConn:
 
 
 _INSERTS: dict[sa.Table, sa.Insert] = {}
+# A shared round's reads as one prepared statement each, whatever the number of applications.
+_IDS = sa.any_(sa.bindparam("b_ids", type_=ARRAY(sa.Text)))
+_LOCK_MANY = (
+    sa.select(applications).where(applications.c.id == _IDS).order_by(applications.c.id).with_for_update()
+)
+_QUEUED_MANY = sa.select(queue).where(queue.c.app_id == _IDS).order_by(queue.c.app_id, queue.c.position)
 
 
 def _insert_or_nothing(table: sa.Table) -> sa.Insert:
@@ -75,6 +88,16 @@ class PgTx(SqlTx):
     async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
         first = params[0] if isinstance(params, list) and params else params
         return await execute(self._raw, compiled_once(stmt, tuple(first or ())), params)
+
+    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
+        rows = (await self._run(_LOCK_MANY, {"b_ids": sorted(set(app_ids))})).mappings()
+        return {r["id"]: app_from_row(r) for r in rows}
+
+    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        out: dict[str, list[StoredEvent]] = {}
+        for r in (await self._run(_QUEUED_MANY, {"b_ids": sorted(set(app_ids))})).mappings():
+            out.setdefault(r["app_id"], []).append(stored_event(r))
+        return out
 
     async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
         """One statement instead of SAVEPOINT, INSERT, RELEASE: a clash inserts nothing, and says so."""

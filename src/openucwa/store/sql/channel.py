@@ -139,7 +139,7 @@ class ChannelTx(TxBase):
         return int(version)
 
     async def queued_events(self, app_id: str) -> list[StoredEvent]:
-        return [_stored(r) for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()]
+        return [stored_event(r) for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()]
 
     async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         out: dict[str, list[StoredEvent]] = {}
@@ -148,7 +148,7 @@ class ChannelTx(TxBase):
             c = queue.c
             stmt = sa.select(queue).where(c.app_id.in_(ids[lo : lo + 500])).order_by(c.app_id, c.position)
             for r in (await self._conn.execute(stmt)).mappings():
-                out.setdefault(r["app_id"], []).append(_stored(r))
+                out.setdefault(r["app_id"], []).append(stored_event(r))
         return out
 
     async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, Receipt]]:
@@ -177,7 +177,7 @@ class ChannelTx(TxBase):
         await self._run(BATCHES_PRUNE, {"b_app": app_id, "b_below": below})
 
 
-def _stored(r: Mapping[Any, Any]) -> StoredEvent:
+def stored_event(r: Mapping[Any, Any]) -> StoredEvent:
     return StoredEvent(
         position=r["position"],
         sender_rel=r["sender_rel"],
