@@ -43,7 +43,9 @@ def _dsn(url: sa.URL) -> str:
 
 
 async def open_postgres(url: str) -> PgStore:
-    """The caller runs ``migrate()``; pre-ping survives a database restart behind a long-lived pool."""
+    """The caller runs ``migrate()``. Units of work get ``POOL_SIZE`` asyncpg connections (a dead one
+    is replaced at BEGIN); the engine, for migrations and diagnostics, pings before use, so both
+    survive a database restart behind a long-lived pool."""
     parsed = asyncpg_url(url)
     engine = create_async_engine(parsed, pool_size=2, max_overflow=2, pool_pre_ping=True)
     try:
