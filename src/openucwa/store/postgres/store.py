@@ -3,7 +3,7 @@
 A unit of work costs its statements plus BEGIN and COMMIT, one round trip each, and nothing else:
 no ping when a connection leaves the pool (a connection found dead at BEGIN is replaced and the
 BEGIN sent again, which is what the ping was for), no reset query when it comes back (every unit
-ends its transaction; nothing else is left on a connection: no LISTEN, no session settings), and
+ends its transaction; nothing else is ever left on a connection: no LISTEN, no settings), and
 no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING`` says so by its
 row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore``).
 """
@@ -106,9 +106,9 @@ class PgTx(SqlTx):
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Every unit ends its transaction; one that could not (a broken connection) is closed."""
-    if conn.is_in_transaction():
-        conn.terminate()
+    """Nothing beyond what asyncpg's release does anyway (roll back a transaction left open, which
+    a unit never does): the default reset query (RESET ALL, UNLISTEN *, advisory unlocks, CLOSE
+    ALL) costs a round trip per unit for session state this store never sets."""
 
 
 class _Unit:
