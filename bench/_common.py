@@ -81,6 +81,25 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def database_cpu(url: str) -> float:
+    """CPU-seconds used so far by the PostgreSQL backends connected to ``url``'s database (this
+    machine only; a pooled server keeps its backends, so two readings bracket its load)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        others = "datname = current_database() AND pid <> pg_backend_pid()"
+        pids = [r[0] for r in await conn.fetch(f"SELECT pid FROM pg_stat_activity WHERE {others}")]
+    finally:
+        await conn.close()
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += process_cpu(pid)
+    return total
+
+
 class CpuShare:
     """Busy CPU over an interval, split into the server, this process (+ given extra) and the rest."""
 

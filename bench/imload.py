@@ -10,6 +10,11 @@ that the client, which shares the 2-core machine with the server, costs as littl
 
     .venv/bin/python bench/imload.py --pairs 1 --messages 500
     .venv/bin/python bench/imload.py --pairs 8 --seconds 10
+    .venv/bin/python bench/imload.py --pairs 1 --seconds 20 --gap      # idle server: 50 ms between
+    .venv/bin/python bench/imload.py --pairs 8 --database-url postgresql://127.0.0.1:5432/bench_im
+
+With ``--database-url`` every process it starts (seeding, ``openucwa demo``, the server) uses that
+database (``OPENUCWA_DATABASE_URL``); give it an empty one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -30,7 +36,7 @@ from urllib.parse import quote, unquote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, NO_QUOTAS, Server, process_cpu
+from _common import HOST, NO_QUOTAS, Server, database_cpu, process_cpu
 
 PASSWORD = "bench-secret"
 
@@ -174,16 +180,27 @@ async def connect_pair(a: Side, b: Side) -> str:
 
 
 async def run_pair(
-    a: Side, b: Side, send: str, count: int | None, until: float, lat: list[float]
+    a: Side,
+    b: Side,
+    send: str,
+    count: int | None,
+    until: float,
+    lat: list[float],
+    posts: list[float],
+    gap: float = 0.0,
 ) -> tuple[int, int]:
-    """Sends one message at a time; returns (sent, delivered exactly once)."""
+    """Sends one message at a time (``gap`` seconds after the last one arrived); returns (sent,
+    delivered exactly once)."""
     seen: set[str] = set()
     duplicates = 0
     sent = 0
     while (count is None or sent < count) and time.perf_counter() < until:
+        if gap and sent:
+            await asyncio.sleep(gap)
         mid = f"{a.user}-{sent}"
         t0 = time.perf_counter()
         status, _, _ = await a.conn.request("POST", send, mid.encode(), "text/plain")
+        posts.append(time.perf_counter() - t0)
         assert status == 201
         sent += 1
         while True:
@@ -228,15 +245,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             while not s.events.empty():
                 s.events.get_nowait()
         lat: list[float] = []
+        posts: list[float] = []
+        gap = args.gap / 1000
         cpu0 = None if server_pid is None else process_cpu(server_pid)
+        db0 = await database_cpu(args.database_url) if args.database_url else None
         t0 = time.perf_counter()
         until = t0 + (args.seconds if args.messages is None else 3600)
         runs = [
-            run_pair(a, b, send, args.messages, until, lat) for (a, b), send in zip(pairs, sends, strict=True)
+            run_pair(a, b, send, args.messages, until, lat, posts, gap)
+            for (a, b), send in zip(pairs, sends, strict=True)
         ]
         results = await asyncio.gather(*runs)
         elapsed = time.perf_counter() - t0
         cpu = None if server_pid is None or cpu0 is None else process_cpu(server_pid) - cpu0
+        db = None if db0 is None else await database_cpu(args.database_url) - db0
         for p in pumps:
             p.cancel()
         sent = sum(r[0] for r in results)
@@ -251,6 +273,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "p90_ms": round(pct(lat, 90), 2),
             "p99_ms": round(pct(lat, 99), 2),
             "mean_ms": round(statistics.mean(lat) * 1000, 2),
+            # the sender's own wait: POST …/messages until its 201
+            "post_p50_ms": round(pct(posts, 50), 2),
+            "post_p99_ms": round(pct(posts, 99), 2),
+            **({"gap_ms": args.gap} if args.gap else {}),
             # the server's CPU time per delivered message: what throughput one core could reach
             **(
                 {}
@@ -260,6 +286,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     "server_cpu_ms_per_msg": round(cpu * 1000 / max(1, delivered), 3),
                 }
             ),
+            # PostgreSQL's own backends: the database's share of the work
+            **({} if db is None else {"database_cpu_ms_per_msg": round(db * 1000 / max(1, delivered), 3)}),
         }
     finally:
         if server is not None:
@@ -273,11 +301,23 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=1)
     ap.add_argument("--messages", type=int, default=None, help="per pair (default: run for --seconds)")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument(
+        "--gap",
+        type=float,
+        nargs="?",
+        const=50.0,
+        default=0.0,
+        help="milliseconds a pair waits after each delivery before sending again (alone: 50), as "
+        "people type; default 0, back to back",
+    )
     ap.add_argument("--server-args", nargs="*", default=[])
     ap.add_argument("--port", type=int, default=None, help="use a running server on this port")
     ap.add_argument("--data-dir", default=None, help="its data dir (users are added there)")
     ap.add_argument("--server-pid", type=int, default=None, help="its pid, to report its CPU time")
+    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
     args = ap.parse_args()
+    if args.database_url:
+        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
     result = asyncio.run(bench(args))
     print(json.dumps(result))
     ok = result["sent"] == result["delivered_once"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -37,27 +39,20 @@ from openucwa.core.models import User  # noqa: E402
 from openucwa.store import open_store  # noqa: E402
 from openucwa.store.interface import DuplicateError  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from _common import HOST, raise_nofile  # noqa: E402
+from imload import Conn, process_cpu  # noqa: E402
+
 PASSWORD = "bench-secret"
 WATCHED = "watched@contoso.com"
 WATCHER = "watcher@contoso.com"
-JSON = {"Accept": "application/json"}
-
-
-async def request(http: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
-    """One request, sent again when a pooled keep-alive connection was closed under it (uvicorn
-    closes idle ones after 5 s; with a thousand pooled connections that race is common)."""
-    for attempt in range(3):
-        try:
-            return await http.request(method, url, **kw)
-        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+APPLICATIONS = "/ucwa/oauth/v1/applications"
+SETUP_CONCURRENCY = 20
 
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
 
@@ -75,108 +70,118 @@ async def seed(database_url: str | None, data_dir: str) -> None:
         await store.close()
 
 
-async def token(http: httpx.AsyncClient, user: str) -> tuple[str, str]:
-    root = (await http.get("/", headers=JSON)).json()
-    user_href = root["_links"]["user"]["href"]
-    challenge = (await http.get(user_href, headers=JSON)).headers["www-authenticate"]
-    token_url = challenge.split('href="', 1)[1].split('"', 1)[0]
-    form = {"grant_type": "password", "username": user, "password": PASSWORD}
-    tok = (await http.post(token_url, data=form)).json()["access_token"]
-    auth = {**JSON, "Authorization": f"Bearer {tok}"}
-    apps = (await http.get(user_href, headers=auth)).json()["_links"]["applications"]["href"]
-    return tok, apps
+async def token(port: int, user: str) -> str:
+    c = Conn(HOST, port)
+    form = f"grant_type=password&username={quote(user)}&password={PASSWORD}".encode()
+    ctype = "application/x-www-form-urlencoded"
+    status, _, data = await c.request("POST", "/WebTicket/oauthtoken", form, ctype)
+    c.close()
+    assert status == 200, data
+    return str(json.loads(data)["access_token"])
 
 
-async def create_app(
-    http: httpx.AsyncClient, apps: str, auth: dict[str, str], endpoint: str
-) -> dict[str, Any]:
+async def create_app(conn: Conn, endpoint: str) -> dict[str, Any]:
     body = {"UserAgent": "bench/fanout", "EndpointId": endpoint, "Culture": "en-US"}
-    r = await request(http, "POST", apps, headers=auth, json=body)
-    assert r.status_code in (200, 201), r.text
-    return r.json()  # type: ignore[no-any-return]
+    status, _, app = await conn.json("POST", APPLICATIONS, body)
+    assert status in (200, 201), app
+    return app  # type: ignore[no-any-return]
 
 
 class Watcher:
-    def __init__(self, app: dict[str, Any]) -> None:
+    """One application with its own connection for P-GETs (a client holds one per application)."""
+
+    def __init__(self, app: dict[str, Any], conn: Conn) -> None:
         self.app = app
+        self.conn = conn
         self.next = app["_links"]["events"]["href"]
 
-    async def poll(self, http: httpx.AsyncClient, auth: dict[str, str]) -> list[str]:
-        r = await request(http, "GET", self.next, headers=auth, timeout=120)
-        assert r.status_code == 200, r.text
-        page = r.json()
+    async def poll(self) -> list[str]:
+        status, _, data = await self.conn.request("GET", self.next)
+        assert status == 200, data[:300]
+        page = json.loads(data)
         self.next = page["_links"].get("resync", page["_links"].get("next"))["href"]
         return [e["link"]["rel"] for s in page.get("sender", []) for e in s["events"]]
 
-    async def until(self, http: httpx.AsyncClient, auth: dict[str, str], rel: str) -> float:
-        while rel not in await self.poll(http, auth):
+    async def until(self, rel: str) -> float:
+        while rel not in await self.poll():
             pass
         return time.perf_counter()
 
 
-async def settle(http: httpx.AsyncClient, href: str, auth: dict[str, str]) -> None:
+async def settle(conn: Conn, href: str) -> None:
     """Waits until a cheap GET is fast three times in a row, so that the change is not measured
-    queueing behind the rounds that park the P-GETs (SQLite runs one transaction at a time)."""
+    queueing behind the rounds that park the P-GETs."""
     await asyncio.sleep(0.5)
     fast = 0
     while fast < 3:
         t0 = time.perf_counter()
-        await request(http, "GET", href, headers=auth)
+        await conn.request("GET", href)
         fast = fast + 1 if time.perf_counter() - t0 < 0.05 else 0
         await asyncio.sleep(0.1)
 
 
-async def bench(base: str, watchers: int, rounds: int) -> list[dict[str, float]]:
-    limits = httpx.Limits(max_connections=watchers + 50, max_keepalive_connections=watchers + 50)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        wtok, wapps = await token(http, WATCHED)
-        wauth = {**JSON, "Authorization": f"Bearer {wtok}"}
-        watched = await create_app(http, wapps, wauth, "watched-1")
-        mma = watched["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
-        assert (
-            await http.post(mma, headers=wauth, json={"SupportedModalities": ["Messaging"]})
-        ).status_code == 204
-        presence = watched["_links"]["self"]["href"] + "/me/presence"
-        otok, oapps = await token(http, WATCHER)
-        oauth = {**JSON, "Authorization": f"Bearer {otok}"}
-        gate = asyncio.Semaphore(20)
-        started = time.perf_counter()
+async def bench(port: int, watchers: int, rounds: int, pid: int) -> list[dict[str, float]]:
+    wconn = Conn(HOST, port, await token(port, WATCHED))
+    watched = await create_app(wconn, "watched-1")
+    mma = watched["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"]
+    status, _, _ = await wconn.json("POST", mma, {"SupportedModalities": ["Messaging"]})
+    assert status == 204
+    presence = watched["_links"]["self"]["href"] + "/me/presence"
+    otok = await token(port, WATCHER)
+    controls = asyncio.Queue[Conn]()
+    for _ in range(SETUP_CONCURRENCY):
+        controls.put_nowait(Conn(HOST, port, otok))
+    started = time.perf_counter()
+    cpu0, own0 = process_cpu(pid), time.process_time()
 
-        async def one(i: int) -> Watcher:
-            async with gate:
-                app = await create_app(http, oapps, oauth, f"watcher-{i}")
-                href = app["_embedded"]["people"]["_links"]["presenceSubscriptions"]["href"]
-                body = {"duration": 30, "uris": [f"sip:{WATCHED}"]}
-                r = await request(http, "POST", href, headers=oauth, json=body)
-                assert r.status_code == 201, r.text
-                w = Watcher(app)
-                await w.until(http, oauth, "contactPresence")  # the initial state
-                return w
+    async def one(i: int) -> Watcher:
+        conn = await controls.get()
+        try:
+            app = await create_app(conn, f"watcher-{i}")
+            href = app["_embedded"]["people"]["_links"]["presenceSubscriptions"]["href"]
+            status, _, body = await conn.json("POST", href, {"duration": 30, "uris": [f"sip:{WATCHED}"]})
+            assert status == 201, body
+        finally:
+            controls.put_nowait(conn)
+        w = Watcher(app, Conn(HOST, port, otok))
+        await w.until("contactPresence")  # the initial state
+        return w
 
-        ws = await asyncio.gather(*(one(i) for i in range(watchers)))
-        print(
-            f"{watchers} watcher applications subscribed in {time.perf_counter() - started:.1f} s", flush=True
+    ws = await asyncio.gather(*(one(i) for i in range(watchers)))
+    took, cpu, own = time.perf_counter() - started, process_cpu(pid) - cpu0, time.process_time() - own0
+    print(
+        f"{watchers} watcher applications subscribed in {took:.1f} s "
+        f"(server CPU {cpu:.1f} s, client CPU {own:.1f} s)",
+        flush=True,
+    )
+    out = []
+    for r in range(rounds):
+        tasks = [asyncio.create_task(w.until("contactPresence")) for w in ws]
+        await settle(wconn, presence)  # every P-GET parked: the server is idle again
+        value = ("Busy", "Online")[r % 2]
+        cpu0, own0 = process_cpu(pid), time.process_time()
+        t0 = time.perf_counter()
+        status, _, body = await wconn.json("POST", presence, {"availability": value})
+        post_ms = (time.perf_counter() - t0) * 1000
+        assert status == 204, body
+        done = sorted((t - t0) * 1000 for t in await asyncio.gather(*tasks))
+        out.append(
+            {
+                "post": post_ms,
+                "first": done[0],
+                "median": statistics.median(done),
+                "last": done[-1],
+                "server_cpu": (process_cpu(pid) - cpu0) * 1000,
+                "client_cpu": (time.process_time() - own0) * 1000,
+            }
         )
-        out = []
-        for r in range(rounds):
-            tasks = [asyncio.create_task(w.until(http, oauth, "contactPresence")) for w in ws]
-            await settle(http, presence, wauth)  # every P-GET parked: the server is idle again
-            value = ("Busy", "Online")[r % 2]
-            t0 = time.perf_counter()
-            resp = await request(http, "POST", presence, headers=wauth, json={"availability": value})
-            post_ms = (time.perf_counter() - t0) * 1000
-            assert resp.status_code == 204, resp.text
-            done = sorted((t - t0) * 1000 for t in await asyncio.gather(*tasks))
-            out.append(
-                {
-                    "post": post_ms,
-                    "first": done[0],
-                    "median": statistics.median(done),
-                    "last": done[-1],
-                }
-            )
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in out[-1].items()), flush=True)
-        return out
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in out[-1].items()), flush=True)
+    for w in ws:
+        w.conn.close()
+    while not controls.empty():
+        controls.get_nowait().close()
+    wconn.close()
+    return out
 
 
 def main() -> None:
@@ -190,7 +195,8 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(seed(args.database_url, data_dir))
-        cmd = [str(ROOT / ".venv" / "bin" / "openucwa"), "serve", "--port", str(port), "--data-dir", data_dir]
+        raise_nofile(2 * args.watchers + 200)  # one P-GET connection per watcher, on both ends
+        cmd = [sys.executable, "-m", "openucwa", "serve", "--port", str(port), "--data-dir", data_dir]
         cmd += ["--no-event-aggregation", "--log-level", "warning"]
         if args.database_url:
             cmd += ["--database-url", args.database_url]
@@ -204,13 +210,14 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        rows = asyncio.run(bench(base, args.watchers, args.rounds))
+        rows = asyncio.run(bench(port, args.watchers, args.rounds, server.pid))
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"\n{backend}, {args.watchers} watching applications, {args.rounds} presence changes (medians)")
-        print("| POST me/presence | first watcher | median watcher | last watcher |")
-        print("| --- | --- | --- | --- |")
+        heads = ("POST me/presence", "first", "median", "last watcher", "server CPU", "client CPU")
+        print("| " + " | ".join(heads) + " |")
+        print("| --- | --- | --- | --- | --- | --- |")
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-        cells = [f"{med[k]:.0f} ms" for k in ("post", "first", "median", "last")]
+        cells = [f"{med[k]:.0f} ms" for k in ("post", "first", "median", "last", "server_cpu", "client_cpu")]
         print("| " + " | ".join(cells) + " |")
     finally:
         if server is not None:

@@ -319,6 +319,23 @@ async def test_append_events_order_version_and_contents(store: SqlStore) -> None
     assert queued[1].merge_key == event(2).link_href and queued[0].merge_key is None
 
 
+async def test_many_applications_locked_and_their_queues_read_at_once(store: SqlStore) -> None:
+    """What a shared P-GET round reads: the same as one get_application / queued_events each."""
+    await seed(store, app(), app("other", endpoint_id="ep-2"), app("idle", endpoint_id="ep-3"))
+    async with store.transaction() as tx:
+        await tx.append_events("app1", [event(1), event(2)], NOW)
+        await tx.append_events("other", [event(3)], NOW + 1)
+    async with store.transaction() as tx:
+        apps = await tx.lock_applications(["other", "app1", "missing", "idle", "app1"])
+        assert sorted(apps) == ["app1", "idle", "other"]
+        for app_id, got in apps.items():
+            assert got == await tx.get_application(app_id)
+        queues = await tx.queued_events_many(["other", "app1", "idle", "missing"])
+        for app_id in ("app1", "other", "idle", "missing"):
+            assert queues.get(app_id, []) == await tx.queued_events(app_id)
+        assert [len(queues.get(a, [])) for a in ("app1", "other", "idle")] == [2, 1, 0]
+
+
 async def test_bump_version(store: SqlStore) -> None:
     await seed(store, app(version=10))
     async with store.transaction() as tx:

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from ..directory.client import Directory
 
 
+@dataclass
+class Gathered:
+    """Work that arrived during one turn of the event loop, to be done together in the next one
+    (the P-GET rounds a commit woke: see ``events.pget_round``)."""
+
+    items: list[Any] = field(default_factory=list)
+    scheduled: bool = False
+    running: set[asyncio.Task[None]] = field(default_factory=set)  # the loop keeps only weak ones
+
+
 @dataclass(frozen=True)
 class Services:
     store: Store
@@ -35,6 +45,7 @@ class Services:
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
     directory: Directory | None = None  # the company directory, when LDAP_URL is set
     metrics: Metrics = field(default_factory=Metrics)
+    woken: Gathered = field(default_factory=Gathered)
 
 
 @dataclass

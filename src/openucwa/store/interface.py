@@ -202,6 +202,10 @@ class Tx(Protocol):
         the per-user limit reads only what it evicts, so creating stays cheap for a user with
         thousands of applications."""
 
+    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
+        """``get_application(…, for_update=True)`` for many at once, locked in one order (by id);
+        the ones that do not exist are absent."""
+
     async def update_application(self, app_id: str, **fields: Any) -> None:
         """Sets the named ``Application`` fields (tuples stored as lists of strings)."""
 
@@ -227,6 +231,9 @@ class Tx(Protocol):
 
     async def queued_events(self, app_id: str) -> list[StoredEvent]:
         """Unbatched events, ordered by position."""
+
+    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """``queued_events`` for many applications in one read; an empty queue may be absent."""
 
     async def discard_queued(self, app_id: str) -> None: ...
 

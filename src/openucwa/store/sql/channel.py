@@ -47,6 +47,18 @@ class ChannelTx(TxBase):
             found.update((app_id, int(v)) for app_id, v in (await self._conn.execute(stmt)).all())
         return found
 
+    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
+        found: dict[str, Application] = {}
+        ids = sorted(set(app_ids))  # one lock order for every shared round
+        c = applications.c
+        for lo in range(0, len(ids), 500):
+            stmt = sa.select(applications).where(c.id.in_(ids[lo : lo + 500])).order_by(c.id)
+            stmt = stmt.with_for_update()
+            for r in (await self._conn.execute(stmt)).mappings():
+                app = app_from_row(r)
+                found[app.id] = app
+        return found
+
     async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
         c = applications.c
         stmt = (
@@ -141,19 +153,17 @@ class ChannelTx(TxBase):
         return int(version)
 
     async def queued_events(self, app_id: str) -> list[StoredEvent]:
-        return [
-            StoredEvent(
-                position=r["position"],
-                sender_rel=r["sender_rel"],
-                sender_href=r["sender_href"],
-                body=orjson.loads(r["body"]),
-                priority=Priority(r["priority"]),
-                enqueued_at=r["enqueued_at"],
-                merge_key=r["merge_key"],
-                receipt=None if r["receipt"] is None else Receipt(**orjson.loads(r["receipt"])),
-            )
-            for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()
-        ]
+        return [stored_event(r) for r in (await self._run(EVENTS_QUEUED, {"b_app": app_id})).mappings()]
+
+    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        out: dict[str, list[StoredEvent]] = {}
+        ids = sorted(set(app_ids))
+        for lo in range(0, len(ids), 500):
+            c = queue.c
+            stmt = sa.select(queue).where(c.app_id.in_(ids[lo : lo + 500])).order_by(c.app_id, c.position)
+            for r in (await self._conn.execute(stmt)).mappings():
+                out.setdefault(r["app_id"], []).append(stored_event(r))
+        return out
 
     async def take_overdue_receipts(self, enqueued_before: float) -> list[tuple[str, Receipt]]:
         """Removes undelivered message events queued before the cutoff; returns (app, receipt)."""
@@ -179,3 +189,16 @@ class ChannelTx(TxBase):
 
     async def prune_batches(self, app_id: str, below: int) -> None:
         await self._run(BATCHES_PRUNE, {"b_app": app_id, "b_below": below})
+
+
+def stored_event(r: Mapping[Any, Any]) -> StoredEvent:
+    return StoredEvent(
+        position=r["position"],
+        sender_rel=r["sender_rel"],
+        sender_href=r["sender_href"],
+        body=orjson.loads(r["body"]),
+        priority=Priority(r["priority"]),
+        enqueued_at=r["enqueued_at"],
+        merge_key=r["merge_key"],
+        receipt=None if r["receipt"] is None else Receipt(**orjson.loads(r["receipt"])),
+    )

@@ -25,7 +25,7 @@ T = TypeVar("T")
 # Arbitrary constant: PostgreSQL nodes starting together must not race to create the tables.
 _MIGRATION_LOCK_KEY = 0x0C_A1_0001
 
-_RETRYABLE = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -70,7 +70,7 @@ class SqlStore:
             async with self._serialised(), self.engine.connect() as conn, conn.begin():
                 yield SqlTx(conn)
         except DBAPIError as exc:
-            if _sqlstate(exc) in _RETRYABLE:
+            if _sqlstate(exc) in RETRYABLE_SQLSTATES:
                 raise RetryableError(str(exc.orig)) from exc
             raise
 

@@ -59,6 +59,19 @@ class SqliteTx(SqlTx):
                 self._apps.put(app)
         return app
 
+    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
+        """One at a time, through the cache: the store's lock already serialises everything."""
+        found = {}
+        for app_id in sorted(set(app_ids)):
+            app = await self.get_application(app_id, for_update=True)
+            if app is not None:
+                found[app_id] = app
+        return found
+
+    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """One at a time, so that queues known to be empty are not read (``AppCache.drained``)."""
+        return {app_id: await self.queued_events(app_id) for app_id in sorted(set(app_ids))}
+
     async def update_application(self, app_id: str, **fields: Any) -> None:
         await super().update_application(app_id, **fields)
         cached = self._apps.apps.get(app_id)
