@@ -104,11 +104,18 @@ class Rows:
 
     scalar_one_or_none = scalar
 
-    def scalars(self) -> list[Any]:
-        return [r[0] for r in self._records]
+    def scalars(self) -> _Scalars:
+        return _Scalars(r[0] for r in self._records)
 
     def mappings(self) -> _Mappings:
         return _Mappings(self._records, self._names)
+
+
+class _Scalars(list[Any]):
+    """First columns, read as SQLAlchemy's ScalarResult is (iterated, or ``.all()``)."""
+
+    def all(self) -> list[Any]:
+        return list(self)
 
 
 class _Mappings:

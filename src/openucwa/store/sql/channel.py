@@ -85,7 +85,7 @@ class ChannelTx(TxBase):
         c = applications.c
         mine = (c.user_uri == user_uri, c.status == AppStatus.ACTIVE)
         # Both statements read the (user_uri, status, last_request_at) index; rows only for victims.
-        count = (await self._conn.execute(sa.select(sa.func.count()).where(*mine))).scalar_one()
+        count = int((await self._conn.execute(sa.select(sa.func.count()).where(*mine))).scalar() or 0)
         if count <= keep:
             return []
         stmt = sa.select(applications).where(*mine).order_by(c.last_request_at, c.id).limit(count - keep)
