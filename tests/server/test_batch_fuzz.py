@@ -66,11 +66,7 @@ async def _post(srv: InProcess, s: AppSession, body: bytes) -> httpx.Response:
 
 
 def test_batches_never_answer_5xx_or_hang(in_process: InProcessFactory) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_fuzz(in_process))
-    finally:
-        loop.close()
+    asyncio.run(_fuzz(in_process))
 
 
 async def _fuzz(in_process: InProcessFactory) -> None:

@@ -142,11 +142,7 @@ async def _run(srv: InProcess, s: AppSession, req: dict[str, Any]) -> httpx.Resp
 
 
 def test_no_route_answers_5xx_or_hangs(in_process: InProcessFactory) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_fuzz(in_process))
-    finally:
-        loop.close()
+    asyncio.run(_fuzz(in_process))
 
 
 async def _fuzz(in_process: InProcessFactory) -> None:

@@ -124,11 +124,7 @@ def test_the_xml_parser_answers_a_dict_or_a_400(raw: bytes, encoding: str | None
 
 
 def test_a_route_fed_random_xml_never_answers_5xx_or_hangs(in_process: InProcessFactory) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_fuzz_route(in_process))
-    finally:
-        loop.close()
+    asyncio.run(_fuzz_route(in_process))
 
 
 async def _fuzz_route(in_process: InProcessFactory) -> None:
