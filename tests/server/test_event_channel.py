@@ -4,6 +4,7 @@ process, waiting on conditions (how many P-GETs the node holds) and moving time 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from .conftest import SARA, InProcessFactory
 
@@ -88,3 +89,29 @@ async def test_aggregation_holds_medium_events_and_merges_updates(in_process: In
             ("updated", "presence")
         ]
         assert (await s.get(me["_links"]["presence"]["href"])).json()["availability"] == "BeRightBack"
+
+
+def _awaiting(coro: Any) -> list[str]:
+    """The chain of coroutines a task is suspended in, outermost first."""
+    names = []
+    while coro is not None and hasattr(coro, "cr_code"):
+        names.append(coro.cr_code.co_qualname)
+        coro = coro.cr_await
+    return names
+
+
+async def test_a_held_pget_keeps_no_router_or_exception_middleware_frame(
+    in_process: InProcessFactory,
+) -> None:
+    """Held P-GETs are many and long: the event channel skips the router's and ExceptionMiddleware's
+    frames (bench/README.md, "Idle pending P-GETs"), yet is still authenticated by Guard."""
+    async with in_process() as srv:
+        s = await srv.sign_in(*SARA[::2])
+        pending = asyncio.create_task(s.get(s.link("events")))
+        await srv.until(lambda: srv.held() == 1)
+        chains = [_awaiting(t.get_coro()) for t in asyncio.all_tasks()]
+        held = next(c for c in chains if any(name.startswith("_Events.") for name in c))
+        assert "Guard.__call__" in held, held
+        assert not [n for n in held if n.startswith(("Router.", "ExceptionMiddleware.", "Route."))], held
+        await s.delete(s.self_href)
+        assert (await pending).status_code == 404

@@ -95,8 +95,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
 
     # Routes are tried in order and no two match one path: the event channel and messaging, which
     # carry almost every request, go first.
+    event_channel = events.routes(rt)
     all_routes = [
-        *events.routes(rt),
+        *event_channel,
         *communication.routes(rt),
         *applications.routes(rt),
         *batch.routes(rt),
@@ -113,6 +114,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
             Middleware(Observe, metrics=rt.metrics),
             Middleware(Cors, runtime=rt),
             Middleware(Guard, runtime=rt),
+            Middleware(events.EventChannelFirst, route=event_channel[0]),
         ],
         exception_handlers={
             UcwaError: errors.ucwa_error,
