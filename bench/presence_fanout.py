@@ -195,7 +195,7 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(seed(args.database_url, data_dir))
-        raise_nofile(2 * args.watchers + 200)  # one P-GET connection per watcher, on both ends
+        raise_nofile(args.watchers + 200)  # one P-GET connection per watcher (the server is its own process)
         cmd = [sys.executable, "-m", "openucwa", "serve", "--port", str(port), "--data-dir", data_dir]
         cmd += ["--no-event-aggregation", "--log-level", "warning"]
         if args.database_url:
