@@ -44,6 +44,26 @@ async def test_queued_units_share_commits_and_each_is_committed_when_it_returns(
     assert 1 <= commits < 20
 
 
+async def test_a_group_that_held_its_budget_of_work_commits_at_once(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """Past ``group_budget`` seconds of work, the next unit to end commits instead of taking in
+    more: with no budget at all, every unit of a queued burst is its own COMMIT."""
+    db = tmp_path / "openucwa.sqlite3"
+    store.group_budget = 0.0
+    before = store.commits
+    seen_at_return: dict[str, bool] = {}
+
+    async def unit(i: int) -> None:
+        async with store.transaction() as tx:
+            await tx.add_token(Token(f"b{i}", "lenea@contoso.com", NOW, "account-lenea@contoso.com"))
+        seen_at_return[f"b{i}"] = f"b{i}" in committed_tokens(db)
+
+    await asyncio.gather(*(unit(i) for i in range(10)))
+    assert store.commits - before == 10
+    assert seen_at_return == {f"b{i}": True for i in range(10)}
+
+
 async def test_a_failing_unit_undoes_only_itself(store: SqliteStore, tmp_path: Path) -> None:
     db = tmp_path / "openucwa.sqlite3"
 
