@@ -35,24 +35,23 @@ class RateLimits:
         self._limiter = MovingWindowRateLimiter(storage)
         self._parsed = {name: parse_many(value) for name, value in self.rules.items() if value}
 
-    async def hit(self, rule: str, key: str, cost: int = 1) -> float | None:
-        """Spends ``cost`` from every window of ``rule`` for ``key``; None when allowed, else the
-        seconds until the tightest exhausted window frees up (nothing is spent then)."""
-        items = self._parsed.get(rule)
-        if not items:
-            return None
-        for item in items:
-            if not await self._limiter.test(item, rule, key, cost=cost):
-                return await self._retry_after(item, rule, key)
-        for item in items:
-            await self._limiter.hit(item, rule, key, cost=cost)
+    async def hit(self, key: str, *budgets: tuple[str, int]) -> tuple[str, float] | None:
+        """Spends each ``(rule, cost)`` for ``key`` when every window of every rule has room; else
+        spends nothing and answers the rule that is out and the seconds until its tightest exhausted
+        window frees up (so a message refused for its bytes costs no message count)."""
+        for rule, cost in budgets:
+            for item in self._parsed.get(rule, ()):
+                if not await self._limiter.test(item, rule, key, cost=cost):
+                    return rule, await self._retry_after(item, rule, key)
+        for rule, cost in budgets:
+            for item in self._parsed.get(rule, ()):
+                await self._limiter.hit(item, rule, key, cost=cost)
         return None
 
-    async def exceeded(self, rule: str, key: str, cost: int = 1) -> float | None:
-        """Like ``hit`` but spends nothing: for budgets spent only on failure (sign-in), and for
-        checking every budget of a request before spending from any."""
+    async def exceeded(self, rule: str, key: str) -> float | None:
+        """Like ``hit`` but spends nothing: for budgets spent only on failure (sign-in)."""
         for item in self._parsed.get(rule, ()):
-            if not await self._limiter.test(item, rule, key, cost=cost):
+            if not await self._limiter.test(item, rule, key):
                 return await self._retry_after(item, rule, key)
         return None
 

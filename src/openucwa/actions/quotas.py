@@ -31,23 +31,14 @@ def too_many(seconds: float, what: str) -> UcwaError:
 
 
 async def spend_message(svc: Services, user: str, size: int) -> None:
-    """Both budgets are checked before either is spent: a message refused for its bytes costs no
-    message count, and one refused for the count costs no bytes."""
-    budgets = ((SEND, 1), (SEND_BYTES, size))
-    for rule, cost in budgets:
-        wait = await svc.limits.exceeded(rule, user, cost)
-        if wait is not None:
-            svc.metrics.rate_limited(rule)
-            raise too_many(wait, "messages")
-    for rule, cost in budgets:
-        wait = await svc.limits.hit(rule, user, cost)
-        if wait is not None:  # a concurrent message took the rest in between
-            svc.metrics.rate_limited(rule)
-            raise too_many(wait, "messages")
+    refused = await svc.limits.hit(user, (SEND, 1), (SEND_BYTES, size))
+    if refused is not None:
+        svc.metrics.rate_limited(refused[0])
+        raise too_many(refused[1], "messages")
 
 
 async def spend_invitation(svc: Services, user: str) -> None:
-    wait = await svc.limits.hit(INVITE, user)
-    if wait is not None:
+    refused = await svc.limits.hit(user, (INVITE, 1))
+    if refused is not None:
         svc.metrics.rate_limited(INVITE)
-        raise too_many(wait, "invitations")
+        raise too_many(refused[1], "invitations")

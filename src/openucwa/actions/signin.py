@@ -40,5 +40,5 @@ async def password_grant(
         issued = await users.authenticate(svc, username, password)
     if issued is None:
         for rule, key in budgets:
-            await svc.limits.hit(rule, key)
+            await svc.limits.hit(key, (rule, 1))
     return issued
