@@ -230,39 +230,52 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     own_dir = None if args.data_dir else tempfile.mkdtemp(prefix="imload-")
     data_dir = args.data_dir or own_dir
     users = seed_users(data_dir, 2 * args.pairs)
-    server: Server | None = None
-    if not args.port:  # otherwise: attach to a server already serving that data dir (profiling)
-        server = Server(data_dir=data_dir, extra_args=list(args.server_args), env=NO_QUOTAS)
-        await asyncio.to_thread(server.start)
-    port = server.port if server is not None else args.port
-    server_pid = server.pid if server is not None else args.server_pid
+    servers: list[Server] = []
     try:
-        sides = [await sign_in(HOST, port, u) for u in users]
+        if not args.port:  # otherwise: attach to a server already serving that data dir (profiling)
+            for n in range(args.nodes):
+                # Nodes share the database and Redis; each has its own directory for its log.
+                node_dir = data_dir if n == 0 else tempfile.mkdtemp(prefix=f"imload-node{n}-")
+                extra = [*args.server_args, *(["--redis-url", args.redis_url] if args.nodes > 1 else [])]
+                servers.append(Server(data_dir=node_dir, extra_args=extra, env=NO_QUOTAS))
+            for s in servers:  # one at a time: the first one's `openucwa demo` creates the schema
+                await asyncio.to_thread(s.start)
+        ports = [s.port for s in servers] if servers else [args.port]
+        pids = [s.pid for s in servers] if servers else ([args.server_pid] if args.server_pid else [])
+        # Pair i: the sender on node i % N, the recipient on node (i + i // N) % N, so that with
+        # two nodes half the pairs talk across nodes and half within one.
+        placement = [
+            node for i in range(args.pairs) for node in (i % len(ports), (i + i // len(ports)) % len(ports))
+        ]
+        sides = [await sign_in(HOST, ports[node], u) for u, node in zip(users, placement, strict=True)]
         pumps = [asyncio.create_task(s.pump()) for s in sides]
         pairs = [(sides[2 * i], sides[2 * i + 1]) for i in range(args.pairs)]
         sends = [await connect_pair(a, b) for a, b in pairs]
         for s in sides:  # forget set-up events
             while not s.events.empty():
                 s.events.get_nowait()
-        lat: list[float] = []
+        lats: list[list[float]] = [[] for _ in pairs]
         posts: list[float] = []
         gap = args.gap / 1000
-        cpu0 = None if server_pid is None else process_cpu(server_pid)
+        cpu0 = [process_cpu(pid) for pid in pids]
         db0 = await database_cpu(args.database_url) if args.database_url else None
         t0 = time.perf_counter()
         until = t0 + (args.seconds if args.messages is None else 3600)
         runs = [
             run_pair(a, b, send, args.messages, until, lat, posts, gap)
-            for (a, b), send in zip(pairs, sends, strict=True)
+            for (a, b), send, lat in zip(pairs, sends, lats, strict=True)
         ]
         results = await asyncio.gather(*runs)
         elapsed = time.perf_counter() - t0
-        cpu = None if server_pid is None or cpu0 is None else process_cpu(server_pid) - cpu0
+        cpus = [process_cpu(pid) - c0 for pid, c0 in zip(pids, cpu0, strict=True)]
         db = None if db0 is None else await database_cpu(args.database_url) - db0
         for p in pumps:
             p.cancel()
         sent = sum(r[0] for r in results)
         delivered = sum(r[1] for r in results)
+        lat = [x for pair in lats for x in pair]
+        across = [x for i, pair in enumerate(lats) if placement[2 * i] != placement[2 * i + 1] for x in pair]
+        cpu = sum(cpus) if cpus else None
         return {
             "pairs": args.pairs,
             "sent": sent,
@@ -286,12 +299,24 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     "server_cpu_ms_per_msg": round(cpu * 1000 / max(1, delivered), 3),
                 }
             ),
+            # with several nodes: each one's CPU per delivered message, and the pairs across nodes
+            **(
+                {}
+                if len(cpus) < 2
+                else {
+                    "nodes": len(cpus),
+                    "node_cpu_ms_per_msg": [round(c * 1000 / max(1, delivered), 3) for c in cpus],
+                    "across_nodes_p50_ms": round(pct(across, 50), 2) if across else None,
+                    "across_nodes_p99_ms": round(pct(across, 99), 2) if across else None,
+                }
+            ),
             # PostgreSQL's own backends: the database's share of the work
             **({} if db is None else {"database_cpu_ms_per_msg": round(db * 1000 / max(1, delivered), 3)}),
         }
     finally:
-        if server is not None:
-            await asyncio.to_thread(server.stop)
+        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in servers))
+        for s in servers[1:]:
+            shutil.rmtree(s.data_dir or "", ignore_errors=True)
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)
 
@@ -315,7 +340,16 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None, help="its data dir (users are added there)")
     ap.add_argument("--server-pid", type=int, default=None, help="its pid, to report its CPU time")
     ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
+    ap.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="server processes sharing --database-url and --redis-url; users spread over them",
+    )
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="with --nodes > 1")
     args = ap.parse_args()
+    if args.nodes > 1 and not args.database_url:
+        ap.error("--nodes > 1 needs --database-url: nodes share a PostgreSQL database")
     if args.database_url:
         os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
     result = asyncio.run(bench(args))

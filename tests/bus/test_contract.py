@@ -289,3 +289,53 @@ async def test_publish_survives_a_dropped_connection(
             "node A was never woken: the first publish after Redis dropped node B's idle publishing"
             " connection was lost (logged 'redis publish failed'), so A's P-GETs wait for their deadline"
         )
+
+
+async def test_wakes_filed_together_leave_as_one_message(redis_nodes: NodeFactory, channel: str) -> None:
+    """A unit of work that moved many applications costs one PUBLISH, not one per application."""
+    a, b = await redis_nodes(), await redis_nodes()
+    listener = aioredis.from_url(REDIS_URL)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(channel)
+    try:
+        waiters = [b.wait(f"app-{i}", after=0) for i in range(50)]
+        await _registered(b, 50)
+        for i in range(50):
+            await a.bus.publish(f"app-{i}", 1)
+        async with asyncio.timeout(WAKE):
+            assert await asyncio.gather(*waiters) == [True] * 50
+        await _echoes_in(a)  # everything a published has reached Redis's subscribers
+        messages = []
+        while (m := await pubsub.get_message(timeout=0.2)) is not None:
+            if m["type"] == "message" and not m["data"].startswith(b"barrier:"):
+                messages.append(m["data"].decode())
+        assert len(messages) == 1, messages
+        assert sorted(messages[0].split("|", 1)[1].split()) == sorted(f"app-{i}:1" for i in range(50))
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
+
+
+class CountingNotifier(Notifier):
+    def __init__(self) -> None:
+        super().__init__()
+        self.notified: list[tuple[str, int]] = []
+
+    def notify(self, app_id: str, version: int) -> None:
+        self.notified.append((app_id, version))
+        super().notify(app_id, version)
+
+
+async def test_a_node_does_not_notify_twice_for_its_own_wakes(channel: str, client_name: str) -> None:
+    """Its waiters were notified when it published: its own batch coming back from Redis is skipped."""
+    _redis_or_skip()
+    notifier = CountingNotifier()
+    bus = new_bus("redis", notifier, channel, client_name)
+    await bus.start()
+    try:
+        node = Node(bus, notifier)
+        await bus.publish("app", 1)
+        await _echoes_in(node)
+        assert [n for n in notifier.notified if n[0] == "app"] == [("app", 1)]
+    finally:
+        await bus.close()

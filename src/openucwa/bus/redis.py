@@ -4,6 +4,12 @@ Redis is treated as lossy (SPEC-independent, Synapse's lesson): a wake only says
 store is the truth. The local node is notified directly before publishing, and after any
 (re)connect of the listener every local waiter is woken so nothing missed while disconnected stays
 unseen.
+
+Wakes leave in batches: ``publish`` notifies this node at once and files the wake; one sender task
+sends everything filed meanwhile as one PUBLISH (``origin|app:version app:version …``), so a unit of
+work that moved several applications, or many units committing while a PUBLISH is on its way, cost
+one round trip to Redis and one message to each node, and no request waits for Redis. A node skips
+the batches it sent itself: its waiters were notified when it filed them.
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 
 import redis.asyncio as aioredis
 
 from .notifier import Notifier
 
 CHANNEL = "openucwa:wake"
+BATCH = 1000  # wakes per message: a presence change watched by 10,000 applications is 10 messages
 log = logging.getLogger(__name__)
 
 
@@ -25,9 +33,12 @@ class RedisBus:
         self._url = url
         self._channel = channel
         self._notifier = notifier
+        self._origin = secrets.token_hex(8)
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._pending: dict[str, int] = {}  # filed, not yet sent: app id → highest version
+        self._sender: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._client = aioredis.from_url(self._url)
@@ -40,17 +51,42 @@ class RedisBus:
         self._notifier.notify(app_id, version)
         if self._client is None:
             return
+        if version > self._pending.get(app_id, -1):
+            self._pending[app_id] = version
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send(), name="openucwa-redis-sender")
+
+    async def _send(self) -> None:
+        """Sends what was filed until nothing is left; what is filed during a PUBLISH goes in the next."""
+        assert self._client is not None
+        while self._pending:
+            filed, self._pending = self._pending, {}
+            items = [f"{app_id}:{version}" for app_id, version in filed.items()]
+            for i in range(0, len(items), BATCH):
+                await self._publish(f"{self._origin}|{' '.join(items[i : i + BATCH])}")
+
+    async def _publish(self, message: str) -> None:
+        assert self._client is not None
         # Two attempts: a pooled connection the server dropped while idle (Redis restart, `timeout`,
         # a proxy) fails once and is discarded; the second attempt dials a fresh one. (Not a client-wide
         # retry policy: that would also hide the listener's disconnects and skip its notify_all.)
         for attempt in (1, 2):
             try:
-                await self._client.publish(self._channel, f"{app_id}:{version}")
+                await self._client.publish(self._channel, message)
                 return
             except (aioredis.ConnectionError, OSError) as exc:
                 if attempt == 2:
                     # Other nodes' waiters still wake on their own deadlines; the store holds the data.
                     log.warning("redis publish failed: %s", exc)
+
+    def _received(self, raw: str) -> None:
+        origin, bar, wakes = raw.rpartition("|")
+        if bar and origin == self._origin:
+            return
+        for wake in wakes.split():
+            app_id, _, version = wake.rpartition(":")
+            with contextlib.suppress(ValueError):
+                self._notifier.notify(app_id, int(version))
 
     async def _listen(self) -> None:
         assert self._client is not None
@@ -63,10 +99,8 @@ class RedisBus:
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
-                    raw = message["data"].decode() if isinstance(message["data"], bytes) else message["data"]
-                    app_id, _, version = raw.rpartition(":")
-                    with contextlib.suppress(ValueError):
-                        self._notifier.notify(app_id, int(version))
+                    data = message["data"]
+                    self._received(data.decode() if isinstance(data, bytes) else data)
             except asyncio.CancelledError:
                 raise
             except (aioredis.ConnectionError, OSError) as exc:
@@ -82,6 +116,10 @@ class RedisBus:
         await self._client.ping()
 
     async def close(self) -> None:
+        if self._sender is not None:  # what was filed still leaves (a CLI command's last wakes)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self._sender
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
