@@ -23,10 +23,10 @@ def timers(svc: Services) -> Timers:
 async def sweep(svc: Services) -> dict[Verdict, int]:
     """One pass; each application is re-read under its row lock before anything is changed."""
     counts = dict.fromkeys(Verdict, 0)
-    async with svc.store.transaction() as tx:
-        candidates = await tx.list_applications(None, active_only=False)
-        await tx.delete_expired_tokens(svc.clock())
     t = timers(svc)
+    async with svc.store.transaction() as tx:
+        candidates = await tx.applications_to_review(svc.clock(), t)
+        await tx.delete_expired_tokens(svc.clock())
     for seen in candidates:
         if verdict(seen, svc.clock(), t) is Verdict.KEEP:
             continue

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..core.conversation import ConvView, Message
 from ..core.events import Event, Receipt, StoredEvent
+from ..core.lifetime import Timers
 from ..core.machines.message import MessageStatus
 from ..core.models import Application, DistributionGroup, Presence, PresenceSubscription, Token, User
 
@@ -196,6 +197,10 @@ class Tx(Protocol):
         self, user_uri: str | None = None, *, active_only: bool = True
     ) -> list[Application]:
         """Ordered by created_at; all users when user_uri is None."""
+
+    async def applications_to_review(self, now: float, timers: Timers) -> list[Application]:
+        """The applications ``core.lifetime.verdict`` would not KEEP at ``now`` (a superset at most;
+        the reaper re-reads and decides each one), by id; the others' rows are never decoded."""
 
     async def applications_beyond(self, user_uri: str, keep: int) -> list[Application]:
         """The user's ACTIVE applications other than the ``keep`` most recently used, oldest first:

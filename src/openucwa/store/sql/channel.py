@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 
 from ...core.events import Event, Priority, Receipt, StoredEvent
+from ...core.lifetime import Timers
 from ...core.models import Application, AppStatus
 from ..schema import applications, batches
 from ..schema import events as queue
@@ -79,6 +80,25 @@ class ChannelTx(TxBase):
             stmt = stmt.where(c.user_uri == user_uri)
         if active_only:
             stmt = stmt.where(c.status == AppStatus.ACTIVE)
+        return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+
+    async def applications_to_review(self, now: float, timers: Timers) -> list[Application]:
+        # core.lifetime.verdict as a filter, so that a sweep of thousands of idle applications
+        # decodes only the few it acts on.
+        c = applications.c
+        pending = sa.and_(c.pget_owner.is_not(None), sa.func.coalesce(c.pget_lease_until, 0) > now)
+        since = sa.case(
+            (sa.and_(c.used_channel, c.pget_released_at.is_not(None)), c.pget_released_at),
+            else_=c.last_request_at,
+        )
+        resettable = sa.and_(c.used_channel, sa.not_(c.resume_pending), since <= now - timers.transient)
+        due = sa.or_(
+            sa.and_(c.status != AppStatus.ACTIVE, sa.func.coalesce(c.ended_at, 0) <= now - timers.tombstone),
+            sa.and_(
+                c.status == AppStatus.ACTIVE, sa.not_(pending), sa.or_(since <= now - timers.idle, resettable)
+            ),
+        )
+        stmt = sa.select(applications).where(due).order_by(c.id)
         return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
 
     async def applications_beyond(self, user_uri: str, keep: int) -> list[Application]:
