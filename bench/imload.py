@@ -221,6 +221,23 @@ async def run_pair(
     return sent, len(seen) - duplicates
 
 
+async def idle_floor(port: int, gap: float, rounds: int = 100) -> list[float]:
+    """Round trips of the cheapest request, each after ``gap`` seconds of quiet: what waking an idle
+    server and client costs on this machine, before any of a message's work."""
+    conn = Conn(HOST, port)
+    out = []
+    try:
+        for _ in range(rounds):
+            await asyncio.sleep(gap)
+            t0 = time.perf_counter()
+            status, _, _ = await conn.request("GET", "/")
+            out.append(time.perf_counter() - t0)
+            assert status == 200
+    finally:
+        conn.close()
+    return out
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
@@ -257,6 +274,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         lats: list[list[float]] = [[] for _ in pairs]
         posts: list[float] = []
         gap = args.gap / 1000
+        floor = await idle_floor(ports[0], gap) if gap else []
         cpu0 = [process_cpu(pid) for pid in pids]
         db0 = await database_cpu(args.database_url) if args.database_url else None
         t0 = time.perf_counter()
@@ -290,6 +308,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "post_p50_ms": round(pct(posts, 50), 2),
             "post_p99_ms": round(pct(posts, 99), 2),
             **({"gap_ms": args.gap} if args.gap else {}),
+            # the machine's own floor: `GET /` (no database, no auth) after the same gap
+            **({"idle_get_root_p50_ms": round(pct(floor, 50), 2)} if floor else {}),
             # the server's CPU time per delivered message: what throughput one core could reach
             **(
                 {}
