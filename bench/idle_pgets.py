@@ -57,6 +57,7 @@ from _common import (
     process_cpu,
     raise_nofile,
     read_response,
+    reset_peak,
     sign_in,
 )
 
@@ -263,6 +264,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, object]:
     baseline, result["cpu_share_no_pgets"] = await settle_and_measure(server, args.settle)
     snap0 = await request_snapshot(server, "baseline") if args.tracemalloc else None
     result["baseline"] = baseline
+    result["peak_reset"] = reset_peak(server.pid)  # from here VmHWM is the opening burst's peak
     fds0 = open_fds(server.pid)
 
     holders = Holders(port)
@@ -318,6 +320,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, object]:
     result["held"] = await asyncio.to_thread(leased, server.db_path) if args.mode == "pget" else held
     snap1 = await request_snapshot(server, "after") if args.tracemalloc else None
     result["after"] = after
+    result["opening_peak"] = memory(server.pid)["VmHWM"]
     result["server_fds"] = open_fds(server.pid)
     result["answered_while_idle"] = len(holders.answers)
     if holders.answers:
@@ -329,6 +332,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, object]:
         result["wake"] = await wake_sample(port, apps, holders, args.wake)
         result["answered_after_wake"] = len(holders.answers)
 
+    reset_peak(server.pid)  # the closing burst's peak, apart
     t = time.perf_counter()
     holders.close()
     if args.mode == "pget":
@@ -438,7 +442,15 @@ def summarise(args: argparse.Namespace, r: dict[str, object]) -> bool:
         ("server RSS baseline (no P-GET)", f"{mb(base['VmRSS'])}  (USS {mb(base.get('USS', 0))})"),
         (f"server RSS holding N ({what}s)", f"{mb(after['VmRSS'])}  (USS {mb(after.get('USS', 0))})"),
         ("server RSS after all closed", f"{mb(released['VmRSS'])}  (USS {mb(released.get('USS', 0))})"),
-        ("server peak RSS (VmHWM)", mb(released["VmHWM"])),
+        *(
+            [
+                ("server peak RSS until baseline (VmHWM)", mb(base["VmHWM"])),
+                ("server peak RSS opening N (VmHWM)", mb(int(r["opening_peak"]))),  # type: ignore[call-overload]
+                ("server peak RSS closing N (VmHWM)", mb(released["VmHWM"])),
+            ]
+            if r["peak_reset"]
+            else [("server peak RSS (VmHWM)", mb(released["VmHWM"]))]
+        ),
         (f"RSS per {what}", f"{per_rss:,.0f} B = {kb(per_rss)}"),
         (f"USS per {what}", f"{per_uss:,.0f} B = {kb(per_uss)}"),
         ("server fds while holding", str(r["server_fds"])),
