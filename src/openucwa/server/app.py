@@ -111,10 +111,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         routes=all_routes,
         middleware=[
             Middleware(CaseFoldPaths),
+            # P-GETs (not cross-origin) turn off here: one frame does Observe's, Guard's and the
+            # endpoint's work, so thousands of held requests keep few frames alive (routes.events).
+            Middleware(events.EventChannelFirst, route=event_channel[0], runtime=rt),
             Middleware(Observe, metrics=rt.metrics),
             Middleware(Cors, runtime=rt),
             Middleware(Guard, runtime=rt),
-            Middleware(events.EventChannelFirst, route=event_channel[0]),
         ],
         exception_handlers={
             UcwaError: errors.ucwa_error,
