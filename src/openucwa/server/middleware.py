@@ -44,12 +44,13 @@ class CaseFoldPaths:
         # Not a coroutine: it hands back the inner app's awaitable, so no frame of its own stays
         # alive for as long as the request runs (a held P-GET runs for minutes, server.longpoll).
         if scope["type"] == "http":
-            scope = dict(scope)
             path = scope["path"]
-            scope["openucwa.original_path"] = path
-            if "//" in path:  # clients joining origin + "/" + href; IIS resolved these too
-                path = _SLASHES.sub("/", path)
-            scope["path"] = path.lower()
+            folded = _SLASHES.sub("/", path) if "//" in path else path  # origin + "/" + href; IIS did too
+            folded = folded.lower()
+            if folded != path:  # the hrefs we hand out are folded already: no copy for those (P-GETs)
+                scope = dict(scope)
+                scope["openucwa.original_path"] = path
+                scope["path"] = folded
         return self.app(scope, receive, send)
 
 
