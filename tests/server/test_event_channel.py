@@ -112,7 +112,16 @@ async def test_a_held_pget_keeps_no_middleware_router_or_exception_middleware_fr
         chains = [_awaiting(t.get_coro()) for t in asyncio.all_tasks()]
         held = next(c for c in chains if "hold" in c)
         assert "EventChannelFirst._serve" in held, held
-        layers = ("Router.", "ExceptionMiddleware.", "Route.", "Observe.", "Cors.", "Guard.", "_Events.")
+        layers = (
+            "Starlette.",
+            "Router.",
+            "ExceptionMiddleware.",
+            "Route.",
+            "Observe.",
+            "Cors.",
+            "Guard.",
+            "_Events.",
+        )
         assert not [n for n in held if n.startswith(layers)], held
         await s.delete(s.self_href)
         assert (await pending).status_code == 404

@@ -65,3 +65,16 @@ def test_sqlalchemy_compiled_statements_expose_what_the_fast_path_reads() -> Non
     assert all(hasattr(c.type, "_cached_result_processor") for c in columns)
     sql, _constants, names, procs = _compile(stmt, ())
     assert ":b_conv" in sql and "conv_id" in names and len(procs) == len(names)
+
+
+def test_starlette_call_still_does_only_what_our_app_does_without_a_frame() -> None:
+    """``server.app.OpenUcwa.__call__`` repeats Starlette's (not as a coroutine: held P-GETs)."""
+    from starlette.applications import Starlette
+
+    body = [line.strip() for line in inspect.getsource(Starlette.__call__).splitlines()[1:] if line.strip()]
+    assert body == [
+        'scope["app"] = self',
+        "if self.middleware_stack is None:",
+        "self.middleware_stack = self.build_middleware_stack()",
+        "await self.middleware_stack(scope, receive, send)",
+    ], f"starlette {version('starlette')}: Starlette.__call__ changed; update OpenUcwa.__call__"

@@ -135,6 +135,7 @@ def serve(
             timeout_keep_alive=settings.keep_alive_timeout,
             proxy_headers=False,  # forwarding headers count only with --behind-proxy (server/base.py)
             loop="uvloop",
+            interface="asgi3",  # OpenUcwa.__call__ is not a coroutine function, which "auto" expects
             lifespan="on",
             timeout_graceful_shutdown=2,
         )
