@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 from typing import Any, Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -101,6 +102,9 @@ class _LazyPipeline:
         return self._items.pop()
 
 
+_SERVER_ADDRESSES: dict[tuple[str, int | None], tuple[str, int | None]] = {}
+
+
 class JoinedWritesProtocol(HttpToolsProtocol):
     """Joined writes, and no memory allocated per connection for what an idle P-GET never uses."""
 
@@ -113,6 +117,12 @@ class JoinedWritesProtocol(HttpToolsProtocol):
         writable = _LazyEvent()
         writable.set()  # as FlowControl starts
         self.flow._is_writable_event = writable
+        # uvicorn builds both address tuples anew for each connection (≈ 300 bytes): the server's
+        # is one of the few it listens on, shared; the client's host string is shared by its peers.
+        if self.server is not None:
+            self.server = _SERVER_ADDRESSES.setdefault(self.server, self.server)
+        if self.client is not None:
+            self.client = (sys.intern(self.client[0]), self.client[1])
 
     def on_headers_complete(self) -> None:
         before = self.cycle
