@@ -9,7 +9,7 @@ P-GET, or ended the application), the deadline T (a timeout or a Medium/Low even
 once so no waiter outlives its client.
 
 A server holds thousands of these at once and every byte a held request owns is multiplied by them
-(bench/idle_pgets.py, target ≤ 16 KB each, uvicorn and Starlette included). So the request's own task
+(bench/idle_pgets.py, target ≤ 12 KB each, uvicorn and Starlette included). So the request's own task
 does all the waiting, with no helper task, future or timer of its own: it awaits ``receive()``, which
 returns only when the client goes away, inside an ``asyncio.timeout`` with no deadline, and registers
 with the notifier for "version V passed, or T came". The notifier's wake (its shared timer for T)

@@ -1,10 +1,11 @@
 """Request ids, the access log and the request metrics, in one pure ASGI middleware.
 
-It sits inside ``CaseFoldPaths`` (whose scope copy is the one the router fills in) and outside
+It sits inside ``CaseFoldPaths`` (the scope it passes on is the one the router fills in) and outside
 ``Guard``, so it sees every answer, refusals included, and reads the matched route's template from
 ``scope["route"]`` once the request is done: label values then come from the route table, never
 from what a client put in the path. Answers given before or without routing (401 challenges,
-refused hosts, unknown paths) are labelled ``unrouted``.
+refused hosts, unknown paths) are labelled ``unrouted``. The event channel's GETs turn off before
+this middleware and are observed with its ``begin`` and ``end`` (``routes.events``).
 
 The id is the client's ``X-Ms-Request-Id`` or ``X-Request-Id`` when it is a plain token, else one
 made here (a random per-process prefix and a counter: no system call per request). It is echoed in
