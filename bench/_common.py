@@ -142,6 +142,16 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
+def reset_peak(pid: int) -> bool:
+    """Restart the process's VmHWM from its current RSS (``clear_refs`` 5), so that the next VmHWM
+    reading is the peak of what happened since. False where the kernel does not allow it."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def open_fds(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -207,6 +217,9 @@ class Server:
         if not self.port:
             self.port = free_port()
         env = {**os.environ, **self.env}
+        if env.get("PYTHONPATH"):  # the server runs in its data dir: a relative entry would miss
+            entries = env["PYTHONPATH"].split(os.pathsep)
+            env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(d) for d in entries)
         subprocess.run(
             [sys.executable, "-m", "openucwa", "demo", "--data-dir", self.data_dir],
             check=True,

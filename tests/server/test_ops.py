@@ -170,3 +170,33 @@ async def test_probes_do_not_wait_for_another_process_holding_the_write_lock(
         assert ready.status_code == 200
         assert scraped[("openucwa_applications_active", ())] == 1
         assert scraped.get(("openucwa_metrics_scrape_errors_total", ()), 0) == 0
+
+
+async def test_pgets_are_observed_and_guarded_like_every_request(in_process: InProcessFactory) -> None:
+    """The event channel's own path (routes.events.EventChannelFirst) counts, ids and challenges a
+    P-GET as the middleware stack does; a cross-origin one takes that stack, CORS included."""
+    origin = "http://localhost:3000"
+    async with in_process() as srv:
+        s = await srv.sign_in(*SARA[::2])
+        assert (await s.post(s.link("me", "makeMeAvailable"), json={})).status_code == 204
+        href = s.link("events")
+        bare = await srv.http.get(href, headers={"Accept": "application/json", "X-Ms-Request-Id": "pget-1"})
+        assert bare.status_code == 401 and bare.headers["x-request-id"] == "pget-1"
+        assert bare.headers["www-authenticate"].startswith('MsRtcOAuth href="')
+        first = await s.get(href, headers={"X-Ms-Request-Id": "pget-2"})
+        assert first.status_code == 200 and first.headers["x-request-id"] == "pget-2"
+        assert "access-control-allow-origin" not in first.headers
+        again = await s.get(href, headers={"Origin": origin})  # the same batch, replayed
+        assert again.status_code == 200 and again.content == first.content
+        assert again.headers["access-control-allow-origin"] == origin and again.headers["x-request-id"]
+        gone = await s.get(href.replace(s.self_href, s.self_href[:-4] + "0000"))
+        assert gone.status_code == 404
+        assert gone.json()["debugInfo"]["requestId"] == gone.headers["x-request-id"]
+        got = samples((await srv.http.get("/metrics")).text)
+        route = "/ucwa/oauth/v1/applications/{app_id}/events"
+        ok = (("method", "GET"), ("route", route), ("status", "200"))
+        assert got[("openucwa_http_requests_total", ok)] == 2
+        missing = (("method", "GET"), ("route", route), ("status", "404"))
+        assert got[("openucwa_http_requests_total", missing)] == 1
+        unrouted = (("method", "GET"), ("route", "unrouted"), ("status", "401"))
+        assert got[("openucwa_http_requests_total", unrouted)] == 2  # the sign-in's challenge, and ours

@@ -65,3 +65,38 @@ def test_sqlalchemy_compiled_statements_expose_what_the_fast_path_reads() -> Non
     assert all(hasattr(c.type, "_cached_result_processor") for c in columns)
     sql, _constants, names, procs = _compile(stmt, ())
     assert ":b_conv" in sql and "conv_id" in names and len(procs) == len(names)
+
+
+def test_starlette_call_still_does_only_what_our_app_does_without_a_frame() -> None:
+    """``server.app.OpenUcwa.__call__`` repeats Starlette's (not as a coroutine: held P-GETs)."""
+    from starlette.applications import Starlette
+
+    body = [line.strip() for line in inspect.getsource(Starlette.__call__).splitlines()[1:] if line.strip()]
+    assert body == [
+        'scope["app"] = self',
+        "if self.middleware_stack is None:",
+        "self.middleware_stack = self.build_middleware_stack()",
+        "await self.middleware_stack(scope, receive, send)",
+    ], f"starlette {version('starlette')}: Starlette.__call__ changed; update OpenUcwa.__call__"
+
+
+async def test_connections_share_the_server_address_and_client_host() -> None:
+    config = Config(app=lambda scope, receive, send: None, http="httptools")
+    config.load()
+
+    class Transport(asyncio.Transport):
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            peer = ("".join(["127.0.0.", "1"]), 5000)  # a new string each time, as a socket's
+            return {"peername": peer, "sockname": ("127.0.0.1", 80)}.get(name, default)
+
+        def is_closing(self) -> bool:
+            return False
+
+    first, second = (
+        JoinedWritesProtocol(config=config, server_state=ServerState(), app_state={}) for _ in range(2)
+    )
+    first.connection_made(Transport())
+    second.connection_made(Transport())
+    assert first.server == ("127.0.0.1", 80) and first.server is second.server
+    assert first.client is not None and second.client is not None
+    assert first.client == ("127.0.0.1", 5000) and first.client[0] is second.client[0]

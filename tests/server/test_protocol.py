@@ -67,6 +67,22 @@ async def test_lazy_event_behaves_like_an_event() -> None:
     assert await ev.wait() is True  # set already: returns at once
 
 
+async def test_lazy_event_wakes_every_waiter_and_forgets_cancelled_ones() -> None:
+    from openucwa.server.protocol import _LazyEvent
+
+    ev = _LazyEvent()
+    first = asyncio.ensure_future(ev.wait())
+    second = asyncio.ensure_future(ev.wait())
+    gone = asyncio.ensure_future(ev.wait())
+    await asyncio.sleep(0)
+    gone.cancel()  # as a held P-GET's receive() is cancelled when its round ends
+    await asyncio.sleep(0)
+    assert len(ev._waiters) == 2
+    ev.set()
+    assert await first is True and await second is True
+    assert gone.cancelled() and len(ev._waiters) == 0
+
+
 def test_lazy_pipeline_is_a_fifo_from_the_left() -> None:
     from openucwa.server.protocol import _LazyPipeline
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.types import Receive, Scope, Send
 
 from ..actions import lifetime, quotas, revocation, users
 from ..actions.directory import open_directory
@@ -42,6 +43,15 @@ class OpenUcwa(Starlette):
     """The server's ASGI app, with the node's ``runtime`` typed for in-process tests to inspect."""
 
     runtime: Runtime
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
+        # Starlette's, but not a coroutine: it hands back the middleware stack's awaitable, so its
+        # frame does not stay alive for as long as a request runs (held P-GETs: routes.events).
+        # An ASGI server must then be told this is ASGI 3 (cli.serve: uvicorn's interface="asgi3").
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        return self.middleware_stack(scope, receive, send)
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
@@ -111,10 +121,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> OpenUcwa:
         routes=all_routes,
         middleware=[
             Middleware(CaseFoldPaths),
+            # P-GETs (not cross-origin) turn off here: one frame does Observe's, Guard's and the
+            # endpoint's work, so thousands of held requests keep few frames alive (routes.events).
+            Middleware(events.EventChannelFirst, route=event_channel[0], runtime=rt),
             Middleware(Observe, metrics=rt.metrics),
             Middleware(Cors, runtime=rt),
             Middleware(Guard, runtime=rt),
-            Middleware(events.EventChannelFirst, route=event_channel[0]),
         ],
         exception_handlers={
             UcwaError: errors.ucwa_error,

@@ -9,7 +9,7 @@ P-GET, or ended the application), the deadline T (a timeout or a Medium/Low even
 once so no waiter outlives its client.
 
 A server holds thousands of these at once and every byte a held request owns is multiplied by them
-(bench/idle_pgets.py, target ≤ 16 KB each, uvicorn and Starlette included). So the request's own task
+(bench/idle_pgets.py, target ≤ 12 KB each, uvicorn and Starlette included). So the request's own task
 does all the waiting, with no helper task, future or timer of its own: it awaits ``receive()``, which
 returns only when the client goes away, inside an ``asyncio.timeout`` with no deadline, and registers
 with the notifier for "version V passed, or T came". The notifier's wake (its shared timer for T)
@@ -108,52 +108,50 @@ async def hold(
     ``token``: (its hash, the revocation epoch it was verified under). A revocation the node
     learnt of between that verification and this registration was checked against the held
     requests without this one, so it checks its token itself (rare: only around a revocation).
+
+    One coroutine for the registration and the rounds: each frame a held P-GET keeps is paid ten
+    thousand times over (bench/idle_pgets.py).
     """
-    if token is None:
-        return await _hold(svc, receive, app_id, user_uri, params, _Held())
-    digest, epoch = token
     held = _Held()
-    requests._add(digest, held)
+    digest = None
+    if token is not None:
+        digest, epoch = token
+        requests._add(digest, held)
     try:
-        if requests.epoch is not None and requests.epoch != epoch:
+        if digest is not None and requests.epoch is not None and requests.epoch != epoch:
             held.revoked = not await users.token_stands(svc, digest)
-        return await _hold(svc, receive, app_id, user_uri, params, held)
-    finally:
-        requests._remove(digest, held)
-
-
-async def _hold(
-    svc: Services, receive: Receive, app_id: str, user_uri: str, params: PGet, held: _Held
-) -> bytes | object | None:
-    pget_id = f"{_PROCESS}-{next(_SERIAL)}"
-    started = svc.clock()
-    first = True
-    notifier = svc.notifier
-    while True:
-        if held.revoked:  # free the channel: the client comes back with a new token at once
+        pget_id = f"{_PROCESS}-{next(_SERIAL)}"
+        started = svc.clock()
+        first = True
+        notifier = svc.notifier
+        while True:
+            if held.revoked:  # free the channel: the client comes back with a new token at once
+                await events.abandon(svc, app_id, pget_id)
+                return REVOKED
+            result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
+            if isinstance(result, events.Answer):
+                return result.body
+            first = False
+            within = result.until - svc.clock()
+            if within <= 0:
+                continue
+            try:
+                async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
+                    held.deadline = deadline
+                    waiter = notifier.add(app_id, result.version, within, held)
+                    if waiter is None:
+                        continue  # moved since the round read it: read again
+                    try:
+                        # Returns only when the client has gone (a GET's empty body comes first).
+                        while (await receive())["type"] != "http.disconnect":
+                            pass
+                    finally:
+                        notifier.discard(waiter)
+                        held.deadline = None
+            except TimeoutError:
+                continue  # woken, or the deadline came: another round
             await events.abandon(svc, app_id, pget_id)
-            return REVOKED
-        result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
-        if isinstance(result, events.Answer):
-            return result.body
-        first = False
-        within = result.until - svc.clock()
-        if within <= 0:
-            continue
-        try:
-            async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
-                held.deadline = deadline
-                waiter = notifier.add(app_id, result.version, within, held)
-                if waiter is None:
-                    continue  # moved since the round read it: read again
-                try:
-                    # Returns only when the client has gone (a GET's empty body comes first).
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                finally:
-                    notifier.discard(waiter)
-                    held.deadline = None
-        except TimeoutError:
-            continue  # woken, or the deadline came: another round
-        await events.abandon(svc, app_id, pget_id)
-        return None
+            return None
+    finally:
+        if digest is not None:
+            requests._remove(digest, held)

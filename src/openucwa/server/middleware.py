@@ -44,12 +44,13 @@ class CaseFoldPaths:
         # Not a coroutine: it hands back the inner app's awaitable, so no frame of its own stays
         # alive for as long as the request runs (a held P-GET runs for minutes, server.longpoll).
         if scope["type"] == "http":
-            scope = dict(scope)
             path = scope["path"]
-            scope["openucwa.original_path"] = path
-            if "//" in path:  # clients joining origin + "/" + href; IIS resolved these too
-                path = _SLASHES.sub("/", path)
-            scope["path"] = path.lower()
+            folded = _SLASHES.sub("/", path) if "//" in path else path  # origin + "/" + href; IIS did too
+            folded = folded.lower()
+            if folded != path:  # the hrefs we hand out are folded already: no copy for those (P-GETs)
+                scope = dict(scope)
+                scope["openucwa.original_path"] = path
+                scope["path"] = folded
         return self.app(scope, receive, send)
 
 
@@ -75,21 +76,25 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        try:
-            refusal = await self._check(scope)
-        except UcwaError as exc:  # e.g. the store busy with another process while checking a token
-            refusal = error_response(exc, Request(scope))
+        refusal = await self.refusal(scope)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    async def _check(self, scope: Scope) -> Response | None:
+    async def refusal(self, scope: Scope) -> Response | None:
         """The refusal to send, or None with the user (if any) recorded in ``scope``.
 
-        Apart from ``__call__`` so that its Request is gone before the route runs: a P-GET keeps this
-        middleware's frame alive for as long as it is held (server.longpoll).
+        Apart from ``__call__`` so that its Request is gone before the route runs, and so that the
+        event channel's fast path (``routes.events.EventChannelFirst``) checks a P-GET exactly as
+        this middleware would without keeping its frame alive while the P-GET is held.
         """
+        try:
+            return await self._check(scope)
+        except UcwaError as exc:  # e.g. the store busy with another process while checking a token
+            return error_response(exc, Request(scope))
+
+    async def _check(self, scope: Scope) -> Response | None:
         svc = self.runtime.services
         origin = authorization = None
         host = forwarded_host = None
