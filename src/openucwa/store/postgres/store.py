@@ -21,17 +21,17 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...core.conversation import ConvView
+from ...core.conversation import ConvView, Message
 from ...core.events import Event, StoredEvent
 from ...core.machines.message import MessageStatus
 from ...core.models import Application
 from ..interface import DuplicateError, RetryableError
-from ..schema import applications, conversations
+from ..schema import applications, conversations, messages
 from ..schema import events as queue
 from ..sql import SqlStore, SqlTx
 from ..sql.channel import stored_event
-from ..sql.rows import APP_FIELDS, app_from_row, to_column
-from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE
+from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
+from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, insert_statement
 from ..sql.store import RETRYABLE_SQLSTATES
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
 from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
@@ -77,6 +77,7 @@ class PgConn:
 
 
 _INSERTS: dict[sa.Table, sa.Insert] = {}
+_UNIQUE_VIOLATION = "23505"
 # A shared round's reads as one prepared statement each, whatever the number of applications.
 _IDS = sa.any_(sa.bindparam("b_ids", type_=ARRAY(sa.Text)))
 _CONV_INSERT = pg_insert(conversations)
@@ -117,9 +118,8 @@ class PgTx(SqlTx):
         """Sends the deferred writes now, in one statement."""
         if self._deferred:
             writes, args = self._deferred.drain()
-            await run(
-                self._raw, combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0], args, ()
-            )
+            sql = combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]
+            await _clashing(run(self._raw, sql, args, ()))
 
     async def _send(self, sql: str, args: list[Any], names: tuple[str, ...]) -> Rows:
         """Runs a statement, the deferred writes in front of it unless it must see them."""
@@ -128,7 +128,7 @@ class PgTx(SqlTx):
                 await self.flush()
             else:
                 writes, before = self._deferred.drain()
-                return await run(self._raw, combined(writes, sql), before + args, names)
+                return await _clashing(run(self._raw, combined(writes, sql), before + args, names))
         return await run(self._raw, sql, args, names)
 
     async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
@@ -138,10 +138,16 @@ class PgTx(SqlTx):
         entry = compiled_once(stmt, tuple(params or ()))
         return await self._send(entry[0], args_of(entry, params), entry[3])
 
-    def _defer(self, stmt: sa.Executable, params: dict[str, Any], key: tuple[str, ...]) -> Write:
+    async def _defer(
+        self, stmt: sa.Executable, params: dict[str, Any], kind: str, key: tuple[str, ...]
+    ) -> Write:
         entry = compiled_once(stmt, tuple(params))
-        write = Write(entry[0], args_of(entry, params), key)
-        self._deferred.add(write)
+        return await self._later(Write(entry[0], args_of(entry, params), kind, key))
+
+    async def _later(self, write: Write) -> Write:
+        if not self._deferred.add(write):  # another kind of write to that row waits: it goes first
+            await self.flush()
+            self._deferred.add(write)
         return write
 
     async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
@@ -161,10 +167,10 @@ class PgTx(SqlTx):
             await super().update_application(app_id, **fields)  # it also refuses what is not a field
             return
         key = ("applications", app_id)
-        earlier = self._deferred.take(key)
+        earlier = self._deferred.take("update", key)
         merged = {**earlier.fields, **fields} if earlier is not None else fields
         values = {k: to_column(k, v) for k, v in merged.items()}
-        self._defer(APP_UPDATE, {**values, "b_id": app_id}, key).fields = merged
+        (await self._defer(APP_UPDATE, {**values, "b_id": app_id}, "update", key)).fields = merged
 
     async def bump_version(self, app_id: str) -> int:
         version = await super().bump_version(app_id)
@@ -176,9 +182,8 @@ class PgTx(SqlTx):
         version = await self.bump_version(app_id)
         if events:
             self._queued += 1
-            self._deferred.add(
-                Write(QUEUE_EVENTS, queue_args(app_id, events, now), ("events", str(self._queued)))
-            )
+            key = ("events", str(self._queued))  # new rows: no other write touches them
+            await self._later(Write(QUEUE_EVENTS, queue_args(app_id, events, now), "insert", key))
         return version
 
     async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
@@ -192,15 +197,16 @@ class PgTx(SqlTx):
             await super().prune_batches(app_id, below)
             return
         key = ("batches", app_id)
-        earlier = self._deferred.take(key)
+        earlier = self._deferred.take("prune", key)
         below = max(below, earlier.fields["below"]) if earlier is not None else below
-        self._defer(BATCHES_PRUNE, {"b_app": app_id, "b_below": below}, key).fields = {"below": below}
+        params = {"b_app": app_id, "b_below": below}
+        (await self._defer(BATCHES_PRUNE, params, "prune", key)).fields = {"below": below}
 
     async def put_conversation(self, view: ConvView) -> None:
         """An upsert, waiting for the next statement: views are written under their session's lock."""
         doc = orjson.dumps(view).decode()
         values = {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc}
-        self._defer(_CONV_UPSERT, values, ("conversations", view.id))
+        await self._defer(_CONV_UPSERT, values, "upsert", ("conversations", view.id))
 
     async def update_message(
         self, conv_id: str, n: int, *, status: MessageStatus, failed: Sequence[str]
@@ -211,7 +217,12 @@ class PgTx(SqlTx):
             "status": status.value,
             "failed": orjson.dumps(list(failed)).decode(),
         }
-        self._defer(MESSAGE_UPDATE, values, ("messages", conv_id, str(n)))
+        await self._defer(MESSAGE_UPDATE, values, "update", ("messages", conv_id, str(n)))
+
+    async def add_message(self, m: Message) -> None:
+        """Deferred: the message's number is unique under its session's lock (a clash fails the unit)."""
+        values = message_values(m)
+        await self._defer(insert_statement(messages), values, "insert", ("messages", m.conv_id, str(m.n)))
 
     async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         out: dict[str, list[StoredEvent]] = {}
@@ -223,6 +234,17 @@ class PgTx(SqlTx):
         """One statement instead of SAVEPOINT, INSERT, RELEASE: a clash inserts nothing, and says so."""
         if (await self._run(_insert_or_nothing(table), dict(values))).rowcount == 0:
             raise DuplicateError(f"duplicate key in {table.name}")
+
+
+async def _clashing(running: Awaitable[Rows]) -> Rows:
+    """A statement carrying deferred writes: a key clash among them is a DuplicateError (the unit
+    cannot go on: PostgreSQL aborted its transaction)."""
+    try:
+        return await running
+    except sa.exc.IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION:
+            raise DuplicateError(str(exc.orig)) from exc
+        raise
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:

@@ -9,9 +9,11 @@ statement, or of the last one before COMMIT: ``WITH _w0 AS (UPDATE …), _w1 AS 
 
 That is safe because a statement that touches a table with a write waiting is preceded by those
 writes on their own (it must see them: a statement does not see its own CTEs' changes), because
-two waiting writes never touch one row (a later write to the same row replaces the earlier: see
-``Write.key``), and because only writes that cannot fail for a reason the caller handles are
-deferred (a clash that must raise ``DuplicateError`` where it happens is not).
+two waiting writes never touch one row (a later write of the same kind to the same row replaces
+the earlier, one of another kind waits until the earlier has gone: see ``Write.key``), and because
+only writes that cannot fail for a reason the caller handles are deferred (a clash that must raise
+``DuplicateError`` where it happens is not; a message's insert, whose number its session's lock
+makes unique, is: a clash there is a bug, and fails the unit).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class Write:
 
     sql: str
     args: list[Any]
-    key: tuple[str, ...]  # a later write with the same key replaces this one
+    kind: str  # a later write of the same kind and key replaces this one
+    key: tuple[str, ...]  # the table and the row (or rows) it writes
     fields: dict[str, Any] = field(default_factory=dict)  # an application update's values, to merge
 
     @property
@@ -93,14 +96,21 @@ class Deferred:
     def __bool__(self) -> bool:
         return bool(self.writes)
 
-    def add(self, write: Write) -> None:
-        self.take(write.key)
-        self.writes.append(write)
-
-    def take(self, key: tuple[str, ...]) -> Write | None:
-        """Removes and returns the waiting write with this key."""
+    def add(self, write: Write) -> bool:
+        """False, adding nothing, when a write of another kind to the same row waits."""
         for i, w in enumerate(self.writes):
-            if w.key == key:
+            if w.key == write.key:
+                if w.kind != write.kind:
+                    return False
+                del self.writes[i]
+                break
+        self.writes.append(write)
+        return True
+
+    def take(self, kind: str, key: tuple[str, ...]) -> Write | None:
+        """Removes and returns the waiting write of this kind and key."""
+        for i, w in enumerate(self.writes):
+            if w.key == key and w.kind == kind:
                 return self.writes.pop(i)
         return None
 
