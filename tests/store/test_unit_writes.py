@@ -101,7 +101,7 @@ async def test_a_clash_among_held_back_writes_fails_the_whole_unit(store: SqlSto
 
 async def test_postgres_round_trips_of_a_pget_round(store: SqlStore) -> None:
     """Lock, queue read (carrying the prune), batch with its events' removal, and the application's
-    update sent alone before COMMIT: four statements."""
+    update sent alone before COMMIT, which carries the next unit's BEGIN: five round trips."""
     if not isinstance(store, PgStore):
         pytest.skip("PostgreSQL only")
     await seed(store, app())
@@ -120,6 +120,7 @@ async def test_postgres_round_trips_of_a_pget_round(store: SqlStore) -> None:
             queued = await tx.queued_events("app1")
             await tx.store_batch("app1", number, b"[]", [q.position for q in queued])
             await tx.update_application("app1", next_batch=number + 1, pget_owner=None)
-        async with store.pool.acquire() as conn:  # the one connection a quiet pool hands out
-            conn.remove_query_logger(log)
-    assert [q.split()[0] for q in sent] == ["SELECT", "WITH", "WITH", "UPDATE", "COMMIT"]
+        async with store.transaction() as tx:  # the one connection a quiet store hands out
+            tx._raw.remove_query_logger(log)  # type: ignore[attr-defined]
+    assert [q.split()[0] for q in sent] == ["SELECT", "WITH", "WITH", "UPDATE", "COMMIT;"]
+    assert sent[-1] == "COMMIT; BEGIN"

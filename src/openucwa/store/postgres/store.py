@@ -1,292 +1,145 @@
 """``PgStore``: transactions on a pool of plain asyncpg connections, statements sent as compiled SQL.
 
-A unit of work costs its statements plus BEGIN and COMMIT, one round trip each, and nothing else:
-no ping when a connection leaves the pool (a connection found dead at BEGIN is replaced and the
-BEGIN sent again, which is what the ping was for), no reset query when it comes back (every unit
-ends its transaction; nothing else is ever left on a connection: no LISTEN, no settings), and
-no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING`` says so by its
-row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore``).
+A unit of work costs its statements (``tx``: fewer of them than ``SqlTx`` sends) and one round trip
+more, and nothing else: its COMMIT goes in one message with the next unit's BEGIN (``COMMIT;
+BEGIN``, the simple query protocol), and the connection waits, already in that new transaction, for
+the next unit (``_Begun``). A ``BEGIN`` alone takes no snapshot, no transaction id and no lock
+(READ COMMITTED takes its snapshot at the first statement), so such a connection holds nothing back
+from other sessions or from vacuum; nothing in the store reads ``now()``, the one thing such a
+transaction would have old. A connection that waited longer than ``FRESH`` seconds is asked again
+(``ROLLBACK; BEGIN``, one round trip: what BEGIN cost before), and one found dead then is replaced.
+
+No ping when a connection leaves the pool (a dead one is replaced at BEGIN, which is what the ping
+was for), no reset query when it comes back (nothing else is ever left on a connection: no LISTEN,
+no settings), no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING``
+says so by its row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import time
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...core.conversation import ConvView, Message
-from ...core.events import Event, StoredEvent
-from ...core.machines.message import MessageStatus
-from ...core.models import Application
-from ..interface import DuplicateError, RetryableError
-from ..schema import applications, conversations, messages
-from ..schema import events as queue
+from ..interface import RetryableError
 from ..sql import SqlStore, SqlTx
-from ..sql.channel import stored_event
-from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
-from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, insert_statement
 from ..sql.store import RETRYABLE_SQLSTATES
-from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
-from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
+from .tx import PgConn, PgTx
 
 # Connection failures that BEGIN may meet on a pooled connection the server has since dropped.
 _GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError, OSError)
 
 
-class PgConn:
-    """The part of AsyncConnection that SqlTx uses, over one asyncpg connection.
-
-    The statements SqlTx sends this way are the ones off the hot path: each first sends the unit's
-    deferred writes (``before``), whatever tables it touches.
-    """
-
-    __slots__ = ("_raw", "_savepoints", "before")
-
-    def __init__(self, raw: asyncpg.Connection) -> None:
-        self._raw = raw
-        self._savepoints = 0
-        self.before: Callable[[], Awaitable[None]] | None = None
-
-    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Rows:
-        if self.before is not None:
-            await self.before()
-        first = parameters[0] if isinstance(parameters, list) and parameters else parameters
-        keys = tuple(first or ())
-        return await execute(self._raw, compile_statement(statement, keys), parameters)
-
-    @contextlib.asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[None]:
-        if self.before is not None:
-            await self.before()
-        self._savepoints += 1
-        name = f"sp_{self._savepoints}"
-        await self._raw.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            await self._raw.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            raise
-        await self._raw.execute(f"RELEASE SAVEPOINT {name}")
-
-
-_INSERTS: dict[sa.Table, sa.Insert] = {}
-_UNIQUE_VIOLATION = "23505"
-# A shared round's reads as one prepared statement each, whatever the number of applications.
-_IDS = sa.any_(sa.bindparam("b_ids", type_=ARRAY(sa.Text)))
-_CONV_INSERT = pg_insert(conversations)
-_CONV_UPSERT = _CONV_INSERT.on_conflict_do_update(
-    index_elements=[conversations.c.id], set_={"doc": _CONV_INSERT.excluded.doc}
-)
-_LOCK_MANY = (
-    sa.select(applications).where(applications.c.id == _IDS).order_by(applications.c.id).with_for_update()
-)
-_QUEUED_MANY = sa.select(queue).where(queue.c.app_id == _IDS).order_by(queue.c.app_id, queue.c.position)
-
-
-def _insert_or_nothing(table: sa.Table) -> sa.Insert:
-    stmt = _INSERTS.get(table)
-    if stmt is None:
-        stmt = _INSERTS[table] = pg_insert(table).on_conflict_do_nothing()
-    return stmt
-
-
-class PgTx(SqlTx):
-    """``SqlTx`` whose prepared statements go to asyncpg compiled once each, fewer of them.
-
-    Writes whose outcome the unit never reads wait and ride on its next statement (``writes``);
-    the application rows the unit has locked are known, so their updates can wait too (an update
-    of a row the unit does not hold yet runs at once: the order in which locks are taken stays the
-    actions' own).
-    """
-
-    def __init__(self, conn: PgConn) -> None:
-        super().__init__(conn)  # type: ignore[arg-type]  # PgConn offers the AsyncConnection calls SqlTx makes
-        self._raw = conn._raw
-        self._deferred = Deferred()
-        self._locked: set[str] = set()  # applications whose row this transaction holds
-        self._queued = 0
-        conn.before = self.flush
-
-    async def flush(self) -> None:
-        """Sends the deferred writes now, in one statement."""
-        if self._deferred:
-            writes, args = self._deferred.drain()
-            sql = combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]
-            await _clashing(run(self._raw, sql, args, ()))
-
-    async def _send(self, sql: str, args: list[Any], names: tuple[str, ...]) -> Rows:
-        """Runs a statement, the deferred writes in front of it unless it must see them."""
-        if self._deferred:
-            if self._deferred.touches(tables_of(sql)):
-                await self.flush()
-            else:
-                writes, before = self._deferred.drain()
-                return await _clashing(run(self._raw, combined(writes, sql), before + args, names))
-        return await run(self._raw, sql, args, names)
-
-    async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
-        if isinstance(params, list):  # executemany: on its own
-            await self.flush()
-            return await execute(self._raw, compiled_once(stmt, tuple(params[0] if params else ())), params)
-        entry = compiled_once(stmt, tuple(params or ()))
-        return await self._send(entry[0], args_of(entry, params), entry[3])
-
-    async def _defer(
-        self, stmt: sa.Executable, params: dict[str, Any], kind: str, key: tuple[str, ...]
-    ) -> Write:
-        entry = compiled_once(stmt, tuple(params))
-        return await self._later(Write(entry[0], args_of(entry, params), kind, key))
-
-    async def _later(self, write: Write) -> Write:
-        if not self._deferred.add(write):  # another kind of write to that row waits: it goes first
-            await self.flush()
-            self._deferred.add(write)
-        return write
-
-    async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
-        app = await super().get_application(app_id, for_update=for_update)
-        if for_update and app is not None:
-            self._locked.add(app_id)
-        return app
-
-    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
-        rows = (await self._run(_LOCK_MANY, {"b_ids": sorted(set(app_ids))})).mappings()
-        found = {r["id"]: app_from_row(r) for r in rows}
-        self._locked.update(found)
-        return found
-
-    async def update_application(self, app_id: str, **fields: Any) -> None:
-        if app_id not in self._locked or not fields or set(fields) - APP_FIELDS or "id" in fields:
-            await super().update_application(app_id, **fields)  # it also refuses what is not a field
-            return
-        key = ("applications", app_id)
-        earlier = self._deferred.take("update", key)
-        merged = {**earlier.fields, **fields} if earlier is not None else fields
-        values = {k: to_column(k, v) for k, v in merged.items()}
-        (await self._defer(APP_UPDATE, {**values, "b_id": app_id}, "update", key)).fields = merged
-
-    async def bump_version(self, app_id: str) -> int:
-        version = await super().bump_version(app_id)
-        self._locked.add(app_id)
-        return version
-
-    async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
-        """The version bump takes the row lock now; the events follow with the next statement."""
-        version = await self.bump_version(app_id)
-        if events:
-            self._queued += 1
-            key = ("events", str(self._queued))  # new rows: no other write touches them
-            await self._later(Write(QUEUE_EVENTS, queue_args(app_id, events, now), "insert", key))
-        return version
-
-    async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
-        """The batch and its events' removal in one statement."""
-        args = [app_id, number, body, list(positions)]
-        if (await self._send(STORE_BATCH, args, ("count",))).scalar() == 0:
-            raise DuplicateError(f"batch {number} of {app_id!r} exists")
-
-    async def prune_batches(self, app_id: str, below: int) -> None:
-        if app_id not in self._locked:
-            await super().prune_batches(app_id, below)
-            return
-        key = ("batches", app_id)
-        earlier = self._deferred.take("prune", key)
-        below = max(below, earlier.fields["below"]) if earlier is not None else below
-        params = {"b_app": app_id, "b_below": below}
-        (await self._defer(BATCHES_PRUNE, params, "prune", key)).fields = {"below": below}
-
-    async def put_conversation(self, view: ConvView) -> None:
-        """An upsert, waiting for the next statement: views are written under their session's lock."""
-        doc = orjson.dumps(view).decode()
-        values = {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc}
-        await self._defer(_CONV_UPSERT, values, "upsert", ("conversations", view.id))
-
-    async def update_message(
-        self, conv_id: str, n: int, *, status: MessageStatus, failed: Sequence[str]
-    ) -> None:
-        values = {
-            "b_conv": conv_id,
-            "b_n": n,
-            "status": status.value,
-            "failed": orjson.dumps(list(failed)).decode(),
-        }
-        await self._defer(MESSAGE_UPDATE, values, "update", ("messages", conv_id, str(n)))
-
-    async def add_message(self, m: Message) -> None:
-        """Deferred: the message's number is unique under its session's lock (a clash fails the unit)."""
-        values = message_values(m)
-        await self._defer(insert_statement(messages), values, "insert", ("messages", m.conv_id, str(m.n)))
-
-    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
-        out: dict[str, list[StoredEvent]] = {}
-        for r in (await self._run(_QUEUED_MANY, {"b_ids": sorted(set(app_ids))})).mappings():
-            out.setdefault(r["app_id"], []).append(stored_event(r))
-        return out
-
-    async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
-        """One statement instead of SAVEPOINT, INSERT, RELEASE: a clash inserts nothing, and says so."""
-        if (await self._run(_insert_or_nothing(table), dict(values))).rowcount == 0:
-            raise DuplicateError(f"duplicate key in {table.name}")
-
-
-async def _clashing(running: Awaitable[Rows]) -> Rows:
-    """A statement carrying deferred writes: a key clash among them is a DuplicateError (the unit
-    cannot go on: PostgreSQL aborted its transaction)."""
-    try:
-        return await running
-    except sa.exc.IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION:
-            raise DuplicateError(str(exc.orig)) from exc
-        raise
+FRESH = 1.0  # seconds a begun connection may wait and still be used without asking it again
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Nothing beyond what asyncpg's release does anyway (roll back a transaction left open, which
-    a unit never does): the default reset query (RESET ALL, UNLISTEN *, advisory unlocks, CLOSE
-    ALL) costs a round trip per unit for session state this store never sets."""
+    """Nothing beyond what asyncpg's release does anyway (roll back a transaction left open): the
+    default reset query (RESET ALL, UNLISTEN *, advisory unlocks, CLOSE ALL) costs a round trip per
+    unit for session state this store never sets."""
 
 
-class _Unit:
-    """One transaction on a pooled connection: BEGIN, the unit's statements, COMMIT or ROLLBACK."""
-
-    __slots__ = ("_conn", "_pool", "_tx")
+class _Begun:
+    """Connections out of asyncpg's pool, each inside a transaction begun by the previous unit's
+    COMMIT, newest last (the warmest goes first; the oldest age past ``FRESH`` and are asked again)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._conn: asyncpg.Connection | None = None
-        self._tx: PgTx | None = None
+        self.pool = pool
+        self.waiting: list[tuple[asyncpg.Connection, float]] = []
+        self.closed = False
+        self.acquiring = 0  # units waiting for asyncpg's pool: connections must go back there
 
-    async def __aenter__(self) -> SqlTx:
+    @property
+    def wanted(self) -> bool:
+        """Whether a unit ending now should begin the next one's transaction and keep its connection."""
+        return not self.closed and self.acquiring == 0
+
+    async def take(self) -> asyncpg.Connection:
+        """A connection inside a fresh transaction."""
+        while self.waiting:
+            conn, since = self.waiting.pop()
+            if time.monotonic() - since < FRESH:
+                return conn
+            try:
+                await conn.execute("ROLLBACK; BEGIN")
+            except _GONE:
+                await self._drop(conn)
+                continue
+            except BaseException:
+                await self.give_back(conn)
+                raise
+            return conn
         for attempt in (1, 2):
-            conn = await self._pool.acquire()
+            self.acquiring += 1
+            try:
+                conn = await self.pool.acquire()
+            finally:
+                self.acquiring -= 1
             try:
                 await conn.execute("BEGIN")
             except _GONE:
-                conn.terminate()
-                await self._pool.release(conn)
+                await self._drop(conn)
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
-                await self._pool.release(conn)
+                await self.pool.release(conn)
                 raise
-            self._conn = conn
-            self._tx = PgTx(PgConn(conn))
-            return self._tx
+            return conn
         raise AssertionError("unreachable")
+
+    async def keep(self, conn: asyncpg.Connection) -> None:
+        """Keeps a connection the unit left in a new transaction; any other goes back to the pool, and
+        so does every one while a unit waits there (or it might wait for ever)."""
+        if not self.wanted or conn.is_closed() or not conn.is_in_transaction():
+            await self.give_back(conn)
+        else:
+            self.waiting.append((conn, time.monotonic()))
+
+    async def give_back(self, conn: asyncpg.Connection) -> None:
+        """To asyncpg's pool, which rolls back a transaction left open."""
+        if conn.is_closed():
+            conn.terminate()
+        await self.pool.release(conn)
+
+    async def _drop(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()
+        await self.pool.release(conn)
+
+    async def close(self) -> None:
+        self.closed = True
+        waiting, self.waiting = self.waiting, []
+        for conn, _ in waiting:
+            with contextlib.suppress(*_GONE, asyncpg.PostgresError):
+                await self.give_back(conn)
+
+
+class _Unit:
+    """One transaction on a begun connection: the unit's statements, then COMMIT (and the next
+    unit's BEGIN) or ROLLBACK (and BEGIN)."""
+
+    __slots__ = ("_begun", "_conn", "_tx")
+
+    def __init__(self, begun: _Begun) -> None:
+        self._begun = begun
+        self._conn: asyncpg.Connection | None = None
+        self._tx: PgTx | None = None
+
+    async def __aenter__(self) -> SqlTx:
+        self._conn = await self._begun.take()
+        self._tx = PgTx(PgConn(self._conn))
+        return self._tx
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         conn, self._conn = self._conn, None
         tx, self._tx = self._tx, None
         assert conn is not None and tx is not None
         failed: BaseException | None = exc
+        kept = False
         try:
             if exc is None:
                 try:
@@ -294,21 +147,30 @@ class _Unit:
                 except BaseException as error:  # rolled back below, then raised
                     failed = error
                 else:
+                    keep = self._begun.wanted
                     try:
-                        await conn.execute("COMMIT")
-                    except asyncpg.PostgresError as error:
+                        await conn.execute("COMMIT; BEGIN" if keep else "COMMIT")
+                    except asyncpg.PostgresError as error:  # COMMIT failed: BEGIN never ran
                         _raise_retryable(error)
                         raise sa.exc.DBAPIError("COMMIT", None, error) from error
+                    if keep:
+                        await self._begun.keep(conn)
+                        kept = True
                     return
             if not conn.is_closed():
+                keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
-                    await conn.execute("ROLLBACK")
+                    await conn.execute("ROLLBACK; BEGIN" if keep else "ROLLBACK")
+                    if keep:
+                        await self._begun.keep(conn)
+                        kept = True
             if isinstance(failed, sa.exc.DBAPIError):
                 _raise_retryable(failed.orig)
             if exc is None and failed is not None:  # the deferred writes failed: nothing committed
                 raise failed
         finally:
-            await self._pool.release(conn)
+            if not kept:
+                await self._begun.give_back(conn)
 
 
 def _raise_retryable(orig: object) -> None:
@@ -322,11 +184,13 @@ class PgStore(SqlStore):
     def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool) -> None:
         super().__init__(engine)
         self.pool = pool
+        self._begun = _Begun(pool)
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlTx]:  # type: ignore[override]  # same contract, a class not a generator
-        return _Unit(self.pool)
+        return _Unit(self._begun)
 
     async def close(self) -> None:
+        await self._begun.close()
         await self.pool.close()
         await super().close()
 
