@@ -101,9 +101,14 @@ class _Begun:
             self.waiting.append((conn, time.monotonic()))
 
     async def give_back(self, conn: asyncpg.Connection) -> None:
-        """To asyncpg's pool, which rolls back a transaction left open."""
+        """To asyncpg's pool, out of any transaction (asyncpg would roll it back, but complain)."""
         if conn.is_closed():
             conn.terminate()
+        elif conn.is_in_transaction():
+            try:
+                await conn.execute("ROLLBACK")
+            except (*_GONE, asyncpg.PostgresError):
+                conn.terminate()
         await self.pool.release(conn)
 
     async def _drop(self, conn: asyncpg.Connection) -> None:
