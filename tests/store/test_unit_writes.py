@@ -101,7 +101,7 @@ async def test_a_clash_among_held_back_writes_fails_the_whole_unit(store: SqlSto
 
 async def test_postgres_round_trips_of_a_pget_round(store: SqlStore) -> None:
     """Lock, queue read (carrying the prune), batch with its events' removal, and the application's
-    update sent alone before COMMIT, which carries the next unit's BEGIN: five round trips."""
+    update in one message with COMMIT and the next unit's BEGIN: four round trips."""
     if not isinstance(store, PgStore):
         pytest.skip("PostgreSQL only")
     await seed(store, app())
@@ -122,5 +122,52 @@ async def test_postgres_round_trips_of_a_pget_round(store: SqlStore) -> None:
             await tx.update_application("app1", next_batch=number + 1, pget_owner=None)
         async with store.transaction() as tx:  # the one connection a quiet store hands out
             tx._raw.remove_query_logger(log)  # type: ignore[attr-defined]
-    assert [q.split()[0] for q in sent] == ["SELECT", "WITH", "WITH", "UPDATE", "COMMIT;"]
-    assert sent[-1] == "COMMIT; BEGIN"
+    assert [q.split()[0] for q in sent] == ["SELECT", "WITH", "WITH", "UPDATE"]
+    assert sent[-1].endswith("; COMMIT; BEGIN")
+
+
+AWKWARD = "it's \\ a $1 '); COMMIT; DROP TABLE applications; -- ☃ \u00e9\t\n"
+
+
+async def test_values_written_in_at_commit_read_back_exactly(store: SqlStore) -> None:
+    """PostgreSQL sends a unit's last held-back writes with COMMIT as SQL text: quotes, backslashes,
+    placeholders, statements and exact floats in the values must come back as they were."""
+    await seed(store, app())
+    fields = {
+        "pget_owner": AWKWARD,
+        "extra": {"k'": AWKWARD, "n": [1, None]},
+        "pget_lease_until": NOW + 1 / 3,
+        "pget_released_at": -0.0001,
+        "ch_low": -5,
+        "resume_pending": True,
+        "instance_id": None,
+        "supported_modalities": ("Messaging", AWKWARD),
+    }
+    async with store.transaction() as tx:
+        assert await tx.get_application("app1", for_update=True) is not None
+        await tx.update_application("app1", **fields)
+        await tx.add_session("s1", NOW)
+        await tx.put_conversation(view(subject=AWKWARD, names={AWKWARD: "x"}))
+        await tx.append_events("app1", [event(1, sender=AWKWARD)], NOW + 1 / 7)
+    async with store.transaction() as tx:
+        got = await tx.get_application("app1")
+        stored = await tx.get_conversation("c1")
+        queued = await tx.queued_events("app1")
+    assert got is not None and {k: getattr(got, k) for k in fields} == fields
+    assert stored == view(subject=AWKWARD, names={AWKWARD: "x"})
+    assert [(q.sender_rel, q.enqueued_at) for q in queued] == [(AWKWARD, NOW + 1 / 7)]
+
+
+async def test_postgres_a_nul_character_fails_the_unit_and_nothing_is_written(store: SqlStore) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite's can): the unit fails whole, as a bound value would."""
+    if not isinstance(store, PgStore):
+        pytest.skip("PostgreSQL only")
+    await seed(store, app())
+    with pytest.raises(ValueError, match="NUL"):
+        async with store.transaction() as tx:
+            assert await tx.get_application("app1", for_update=True) is not None
+            await tx.update_application("app1", next_batch=4)
+            await tx.update_application("app1", pget_owner="a\x00b")
+    async with store.transaction() as tx:
+        got = await tx.get_application("app1")
+    assert got is not None and got.next_batch == 1 and got.pget_owner is None

@@ -1,9 +1,9 @@
 """``PgStore``: transactions on a pool of plain asyncpg connections, statements sent as compiled SQL.
 
-A unit of work costs its statements (``tx``: fewer of them than ``SqlTx`` sends) and one round trip
-more, and nothing else: its COMMIT goes in one message with the next unit's BEGIN (``COMMIT;
-BEGIN``, the simple query protocol), and the connection waits, already in that new transaction, for
-the next unit (``_Begun``). A ``BEGIN`` alone takes no snapshot, no transaction id and no lock
+A unit of work costs its statements (``tx``: fewer of them than ``SqlTx`` sends), and nothing
+else: its last writes, its COMMIT and the next unit's BEGIN go in one message (``UPDATE …; COMMIT;
+BEGIN``, the simple query protocol: values written in as literals, ``writes.literal``), and the
+connection waits, already in that new transaction, for the next unit (``_Begun``). A ``BEGIN`` alone takes no snapshot, no transaction id and no lock
 (READ COMMITTED takes its snapshot at the first statement), so such a connection holds nothing back
 from other sessions or from vacuum; nothing in the store reads ``now()``, the one thing such a
 transaction would have old. A connection that waited longer than ``FRESH`` seconds is asked again
@@ -25,10 +25,10 @@ import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type informat
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..interface import RetryableError
+from ..interface import DuplicateError, RetryableError
 from ..sql import SqlStore, SqlTx
 from ..sql.store import RETRYABLE_SQLSTATES
-from .tx import PgConn, PgTx
+from .tx import UNIQUE_VIOLATION, PgConn, PgTx
 
 # Connection failures that BEGIN may meet on a pooled connection the server has since dropped.
 _GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError, OSError)
@@ -147,21 +147,25 @@ class _Unit:
         kept = False
         try:
             if exc is None:
+                keep = self._begun.wanted
+                end = "COMMIT; BEGIN" if keep else "COMMIT"
                 try:
-                    await tx.flush()  # the deferred writes
-                except BaseException as error:  # rolled back below, then raised
+                    last = tx.closing()  # the writes still held: in the same message
+                except ValueError as error:  # a value no literal can carry: rolled back, raised
                     failed = error
                 else:
-                    keep = self._begun.wanted
                     try:
-                        await conn.execute("COMMIT; BEGIN" if keep else "COMMIT")
-                    except asyncpg.PostgresError as error:  # COMMIT failed: BEGIN never ran
-                        _raise_retryable(error)
-                        raise sa.exc.DBAPIError("COMMIT", None, error) from error
-                    if keep:
-                        await self._begun.keep(conn)
-                        kept = True
-                    return
+                        await conn.execute(end if last is None else f"{last}; {end}")
+                    except asyncpg.PostgresError as error:
+                        if not conn.is_in_transaction():  # COMMIT failed: BEGIN never ran
+                            _raise_retryable(error)
+                            raise sa.exc.DBAPIError("COMMIT", None, error) from error
+                        failed = _failed_write(last, error)  # COMMIT never ran: rolled back below
+                    else:
+                        if keep:
+                            await self._begun.keep(conn)
+                            kept = True
+                        return
             if not conn.is_closed():
                 keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
@@ -171,11 +175,19 @@ class _Unit:
                         kept = True
             if isinstance(failed, sa.exc.DBAPIError):
                 _raise_retryable(failed.orig)
-            if exc is None and failed is not None:  # the deferred writes failed: nothing committed
+            if exc is None and failed is not None:  # the held-back writes failed: nothing committed
                 raise failed
         finally:
             if not kept:
                 await self._begun.give_back(conn)
+
+
+def _failed_write(sql: str | None, error: asyncpg.PostgresError) -> Exception:
+    """A held-back write failed in the closing message: a key clash is a DuplicateError, as it is
+    when such a write goes with a later statement (``tx._clashing``)."""
+    if getattr(error, "sqlstate", None) == UNIQUE_VIOLATION:
+        return DuplicateError(str(error))
+    return sa.exc.DBAPIError(sql, None, error)
 
 
 def _raise_retryable(orig: object) -> None:
@@ -207,4 +219,6 @@ async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
         max_size=size,
         reset=_no_reset,
         statement_cache_size=1024,  # the hot statements, prepared once per connection
+        # The closing message writes values in as literals (``writes.literal``), quoted for this.
+        server_settings={"standard_conforming_strings": "on"},
     )

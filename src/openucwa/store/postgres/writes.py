@@ -160,3 +160,40 @@ def queue_args(app_id: str, events: Sequence[Event], now: float) -> list[Any]:
         [ev.merge_key for ev in events],
         [None if ev.receipt is None else orjson.dumps(ev.receipt).decode() for ev in events],
     ]
+
+
+# The last writes of a unit, sent with its COMMIT --------------------------------------------------
+# COMMIT cannot share an extended-protocol message with a parameterised statement, so the writes a
+# unit still holds at its end go as SQL text with their values written in, in one simple-protocol
+# message: ``<writes>; COMMIT; BEGIN``. The values are the ones this module and ``tx`` bind (str,
+# int, float, bool, None, lists of those), each quoted for a server with standard_conforming_strings
+# on, which the pool sets at connect so no session can turn it off; every placeholder carries its
+# type cast, so a literal is read exactly as the bound value was.
+
+
+def literal(value: Any) -> str:
+    """``value`` as an SQL literal; raises ValueError for what cannot be one (a NUL character)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return f"({int(value)})"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return "'NaN'" if value != value else ("'Infinity'" if value > 0 else "'-Infinity'")
+        return f"({float(value)!r})"
+    if isinstance(value, str):
+        text = str.__str__(value)
+        if "\x00" in text:
+            raise ValueError("a NUL character cannot be stored in PostgreSQL text")
+        return "'" + text.replace("'", "''") + "'"
+    if isinstance(value, list):
+        return f"ARRAY[{', '.join(literal(v) for v in value)}]"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def inline(sql: str, args: Sequence[Any]) -> str:
+    """``sql`` with each ``$n`` replaced by ``args[n - 1]`` as a literal, in one pass (a value's own
+    text is never read as a placeholder)."""
+    return _PARAM.sub(lambda m: literal(args[int(m.group(1)) - 1]), sql)
