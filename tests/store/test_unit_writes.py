@@ -97,6 +97,14 @@ async def test_a_clash_among_held_back_writes_fails_the_whole_unit(store: SqlSto
         assert got is not None and got.next_batch == 1
         kept = await tx.get_message("c1", 1)
         assert kept is not None and kept.status is MessageStatus.PENDING
+    async with store.transaction() as tx:  # the same writes without the clash: they go through
+        assert await tx.get_application("app1", for_update=True) is not None
+        await tx.update_application("app1", next_batch=9)
+        await tx.add_message(message(2, MessageStatus.FAILED))
+    async with store.transaction() as tx:
+        got = await tx.get_application("app1")
+        assert got is not None and got.next_batch == 9
+        assert await tx.get_message("c1", 2) == message(2, MessageStatus.FAILED)
 
 
 async def test_postgres_round_trips_of_a_pget_round(store: SqlStore) -> None:
@@ -122,7 +130,7 @@ async def test_postgres_round_trips_of_a_pget_round(store: SqlStore) -> None:
             await tx.update_application("app1", next_batch=number + 1, pget_owner=None)
         async with store.transaction() as tx:  # the one connection a quiet store hands out
             tx._raw.remove_query_logger(log)  # type: ignore[attr-defined]
-    assert [q.split()[0] for q in sent] == ["SELECT", "WITH", "WITH", "UPDATE"]
+    assert [q.split()[0] for q in sent] == ["SELECT", "WITH", "WITH", "EXECUTE"]  # PREPAREd the first time
     assert sent[-1].endswith("; COMMIT; BEGIN")
 
 

@@ -1,17 +1,19 @@
 """``PgStore``: transactions on a pool of plain asyncpg connections, statements sent as compiled SQL.
 
-A unit of work costs its statements (``tx``: fewer of them than ``SqlTx`` sends), and nothing
-else: its last writes, its COMMIT and the next unit's BEGIN go in one message (``UPDATE …; COMMIT;
-BEGIN``, the simple query protocol: values written in as literals, ``writes.literal``), and the
-connection waits, already in that new transaction, for the next unit (``_Begun``). A ``BEGIN`` alone takes no snapshot, no transaction id and no lock
-(READ COMMITTED takes its snapshot at the first statement), so such a connection holds nothing back
-from other sessions or from vacuum; nothing in the store reads ``now()``, the one thing such a
-transaction would have old. A connection that waited longer than ``FRESH`` seconds is asked again
-(``ROLLBACK; BEGIN``, one round trip: what BEGIN cost before), and one found dead then is replaced.
+A unit of work costs its statements (``tx``: fewer of them than ``SqlTx`` sends), and nothing else:
+its last writes, its COMMIT and the next unit's BEGIN go in one message (``EXECUTE
+openucwa_closing_3(…); COMMIT; BEGIN``, the simple query protocol: a statement PREPAREd once per
+connection, its values written in as literals, ``writes.literal``), and the connection waits,
+already in that new transaction, for the next unit (``_Begun``). A ``BEGIN`` alone takes no
+snapshot, no transaction id and no lock (READ COMMITTED takes its snapshot at the first statement),
+so such a connection holds nothing back from other sessions or from vacuum; nothing in the store
+reads ``now()``, the one thing such a transaction would have old. A connection that waited longer
+than ``FRESH`` seconds is asked again (``ROLLBACK; BEGIN``, one round trip: what BEGIN cost
+before), and one found dead then is replaced.
 
 No ping when a connection leaves the pool (a dead one is replaced at BEGIN, which is what the ping
-was for), no reset query when it comes back (nothing else is ever left on a connection: no LISTEN,
-no settings), no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING``
+was for), no reset query when it comes back (nothing but its closing statements is ever left on a
+connection: no LISTEN, no settings), no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING``
 says so by its row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore``).
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
@@ -29,6 +32,7 @@ from ..interface import DuplicateError, RetryableError
 from ..sql import SqlStore, SqlTx
 from ..sql.store import RETRYABLE_SQLSTATES
 from .tx import UNIQUE_VIOLATION, PgConn, PgTx
+from .writes import execute_literally
 
 # Connection failures that BEGIN may meet on a pooled connection the server has since dropped.
 _GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError, OSError)
@@ -52,6 +56,16 @@ class _Begun:
         self.waiting: list[tuple[asyncpg.Connection, float]] = []
         self.closed = False
         self.acquiring = 0  # units waiting for asyncpg's pool: connections must go back there
+        # Closing statements PREPAREd on each connection (SQL → name), kept while it lives. Pool
+        # proxies change at every acquire: the key is the connection beneath.
+        self._prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+    def prepared(self, conn: asyncpg.Connection) -> dict[str, str]:
+        raw = getattr(conn, "_con", None) or conn
+        found = self._prepared.get(raw)
+        if found is None:
+            found = self._prepared[raw] = {}
+        return found
 
     @property
     def wanted(self) -> bool:
@@ -149,23 +163,29 @@ class _Unit:
             if exc is None:
                 keep = self._begun.wanted
                 end = "COMMIT; BEGIN" if keep else "COMMIT"
+                prepared = self._begun.prepared(conn)
                 try:
-                    last = tx.closing()  # the writes still held: in the same message
+                    message, new = _closing(tx, prepared, end)  # the writes still held go with it
                 except ValueError as error:  # a value no literal can carry: rolled back, raised
                     failed = error
                 else:
                     try:
-                        await conn.execute(end if last is None else f"{last}; {end}")
+                        await conn.execute(message)
                     except asyncpg.PostgresError as error:
                         if not conn.is_in_transaction():  # COMMIT failed: BEGIN never ran
                             _raise_retryable(error)
                             raise sa.exc.DBAPIError("COMMIT", None, error) from error
-                        failed = _failed_write(last, error)  # COMMIT never ran: rolled back below
+                        failed = _failed_write(message, error)  # COMMIT never ran: rolled back below
                     else:
+                        if new is not None:
+                            prepared[new[0]] = new[1]
                         if keep:
                             await self._begun.keep(conn)
                             kept = True
                         return
+                    if new is not None:  # PREPARE outlives a rollback: it may have run
+                        with contextlib.suppress(*_GONE, asyncpg.PostgresError):
+                            await conn.execute(f"ROLLBACK; DEALLOCATE {new[1]}")
             if not conn.is_closed():
                 keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
@@ -180,6 +200,19 @@ class _Unit:
         finally:
             if not kept:
                 await self._begun.give_back(conn)
+
+
+def _closing(tx: PgTx, prepared: dict[str, str], end: str) -> tuple[str, tuple[str, str] | None]:
+    """The unit's closing message, and (SQL, name) of a statement it PREPAREs on the connection."""
+    last = tx.closing()
+    if last is None:
+        return end, None
+    sql, args = last
+    name = prepared.get(sql)
+    if name is not None:
+        return f"{execute_literally(name, args)}; {end}", None
+    name = f"openucwa_closing_{len(prepared)}"
+    return f"PREPARE {name} AS {sql}; {execute_literally(name, args)}; {end}", (sql, name)
 
 
 def _failed_write(sql: str | None, error: asyncpg.PostgresError) -> Exception:

@@ -24,7 +24,7 @@ from ..sql.channel import stored_event
 from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
 from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, insert_statement
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
-from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, inline, queue_args, tables_of
+from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
 
 
 class PgConn:
@@ -108,13 +108,13 @@ class PgTx(SqlTx):
             sql = combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]
             await _clashing(run(self._raw, sql, args, ()))
 
-    def closing(self) -> str | None:
-        """The deferred writes as one statement of SQL text, values written in, for the message that
-        also carries COMMIT (``store._Unit``); forgets them. None when nothing waits."""
+    def closing(self) -> tuple[str, list[Any]] | None:
+        """The deferred writes as one statement and its arguments, for the message that also carries
+        COMMIT (``store._Unit``); forgets them. None when nothing waits."""
         if not self._deferred:
             return None
         writes, args = self._deferred.drain()
-        return inline(combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0], args)
+        return (combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]), args
 
     async def _send(self, sql: str, args: list[Any], names: tuple[str, ...]) -> Rows:
         """Runs a statement, the deferred writes in front of it unless it must see them."""

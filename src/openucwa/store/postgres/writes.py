@@ -163,12 +163,12 @@ def queue_args(app_id: str, events: Sequence[Event], now: float) -> list[Any]:
 
 
 # The last writes of a unit, sent with its COMMIT --------------------------------------------------
-# COMMIT cannot share an extended-protocol message with a parameterised statement, so the writes a
-# unit still holds at its end go as SQL text with their values written in, in one simple-protocol
-# message: ``<writes>; COMMIT; BEGIN``. The values are the ones this module and ``tx`` bind (str,
-# int, float, bool, None, lists of those), each quoted for a server with standard_conforming_strings
-# on, which the pool sets at connect so no session can turn it off; every placeholder carries its
-# type cast, so a literal is read exactly as the bound value was.
+# COMMIT cannot share an extended-protocol message with a bound statement, so the writes a unit
+# still holds at its end go in one simple-protocol message: ``EXECUTE <prepared>(<values>); COMMIT;
+# BEGIN`` (``PREPARE`` in front the first time on a connection). The values are the ones this module
+# and ``tx`` bind (str, int, float, bool, None, lists of those), each written as a literal for a
+# server with standard_conforming_strings on, which the pool sets at connect so no session can turn
+# it off; the prepared statement's parameters have the types its placeholders' casts give them.
 
 
 def literal(value: Any) -> str:
@@ -180,8 +180,10 @@ def literal(value: Any) -> str:
     if isinstance(value, int):
         return f"({int(value)})"
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return "'NaN'" if value != value else ("'Infinity'" if value > 0 else "'-Infinity'")
+        if value != value:
+            return "'NaN'"
+        if value in (float("inf"), float("-inf")):
+            return "'Infinity'" if value > 0 else "'-Infinity'"
         return f"({float(value)!r})"
     if isinstance(value, str):
         text = str.__str__(value)
@@ -189,11 +191,10 @@ def literal(value: Any) -> str:
             raise ValueError("a NUL character cannot be stored in PostgreSQL text")
         return "'" + text.replace("'", "''") + "'"
     if isinstance(value, list):
-        return f"ARRAY[{', '.join(literal(v) for v in value)}]"
+        return f"ARRAY[{', '.join(literal(v) for v in value)}]" if value else "'{}'"
     raise TypeError(f"no SQL literal for {type(value).__name__}")
 
 
-def inline(sql: str, args: Sequence[Any]) -> str:
-    """``sql`` with each ``$n`` replaced by ``args[n - 1]`` as a literal, in one pass (a value's own
-    text is never read as a placeholder)."""
-    return _PARAM.sub(lambda m: literal(args[int(m.group(1)) - 1]), sql)
+def execute_literally(name: str, args: Sequence[Any]) -> str:
+    """``EXECUTE name(args…)`` with the arguments written in."""
+    return f"EXECUTE {name}({', '.join(literal(a) for a in args)})" if args else f"EXECUTE {name}"
