@@ -13,8 +13,9 @@ before), and one found dead then is replaced.
 
 No ping when a connection leaves the pool (a dead one is replaced at BEGIN, which is what the ping
 was for), no reset query when it comes back (nothing but its closing statements is ever left on a
-connection: no LISTEN, no settings), no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING``
-says so by its row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore``).
+connection: no LISTEN, no settings), no savepoint around an insert that may clash (``INSERT … ON
+CONFLICT DO NOTHING`` says so by its row count). Schema upgrades and diagnostics keep SQLAlchemy's
+engine (``SqlStore``).
 """
 
 from __future__ import annotations
