@@ -179,3 +179,47 @@ async def test_postgres_a_nul_character_fails_the_unit_and_nothing_is_written(st
     async with store.transaction() as tx:
         got = await tx.get_application("app1")
     assert got is not None and got.next_batch == 1 and got.pget_owner is None
+
+
+async def test_views_read_again_under_the_session_lock_see_the_units_writes(store: SqlStore) -> None:
+    await seed(store, app())
+    async with store.transaction() as tx:
+        await tx.add_session("s1", NOW)
+        await tx.put_conversation(view("c1", created_at=1.0))
+        await tx.put_conversation(view("c2", created_at=2.0))
+    async with store.transaction() as tx:
+        first = await tx.get_conversation("c1")
+        assert first is not None and await tx.lock_session(first.session_id)
+        again = await tx.get_conversation("c1")
+        assert again == first and again is not first
+        again.next_message = 5  # a view read is the caller's to change, not the unit's
+        assert [v.next_message for v in await tx.session_views("s1")] == [1, 1]
+        await tx.put_conversation(view("c1", created_at=1.0, next_message=7))
+        assert [v.next_message for v in await tx.session_views("s1")] == [7, 1]
+        await tx.delete_conversation("c2")
+        assert [v.id for v in await tx.session_views("s1")] == ["c1"]
+        assert await tx.get_conversation("c2") is None
+        stored = await tx.get_conversation("c1")
+        assert stored is not None and stored.next_message == 7
+
+
+async def test_postgres_a_view_read_again_after_the_lock_sees_what_committed_meanwhile(
+    store: SqlStore,
+) -> None:
+    """The reason to read a view again once its session is locked: another unit changed it since."""
+    if not isinstance(store, PgStore):
+        pytest.skip("PostgreSQL only (SQLite runs one transaction at a time)")
+    await seed(store, app())
+    async with store.transaction() as tx:
+        await tx.add_session("s1", NOW)
+        await tx.put_conversation(view("c1"))
+    async with store.transaction() as reader:
+        before = await reader.get_conversation("c1")
+        assert before is not None and before.next_message == 1
+        async with store.transaction() as writer:
+            assert await writer.lock_session("s1")
+            await writer.put_conversation(view("c1", next_message=3))
+        assert await reader.lock_session("s1")
+        after = await reader.get_conversation("c1")
+        assert after is not None and after.next_message == 3
+        assert [v.next_message for v in await reader.session_views("s1")] == [3]

@@ -22,7 +22,7 @@ from ..schema import events as queue
 from ..sql import SqlTx
 from ..sql.channel import stored_event
 from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
-from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, insert_statement
+from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, SESSION_DOCS, insert_statement
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
 from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
 
@@ -99,7 +99,18 @@ class PgTx(SqlTx):
         self._deferred = Deferred()
         self._locked: set[str] = set()  # applications whose row this transaction holds
         self._queued = 0
-        conn.before = self.flush
+        # Views of the sessions this unit has locked, as read under the lock (docs, decoded anew at
+        # each read): the view an action reads again after locking its session and the session's
+        # views it reads next are one statement. Forgotten at any write that may touch them.
+        self._session_of: dict[str, str] = {}  # conversation → its session, as read
+        self._sessions: set[str] = set()  # locked by this unit
+        self._docs: dict[str, list[str]] = {}
+        conn.before = self._off_path
+
+    async def _off_path(self) -> None:
+        """Before any statement off the hot path: it may write anything."""
+        self._docs.clear()
+        await self.flush()
 
     async def flush(self) -> None:
         """Sends the deferred writes now, in one statement."""
@@ -197,8 +208,47 @@ class PgTx(SqlTx):
         params = {"b_app": app_id, "b_below": below}
         (await self._defer(BATCHES_PRUNE, params, "prune", key)).fields = {"below": below}
 
+    async def lock_session(self, session_id: str) -> bool:
+        locked = await super().lock_session(session_id)
+        if locked:
+            self._sessions.add(session_id)
+        return locked
+
+    async def try_lock_session(self, session_id: str) -> bool | None:
+        locked = await super().try_lock_session(session_id)
+        if locked:
+            self._sessions.add(session_id)
+        return locked
+
+    async def get_conversation(self, conv_id: str) -> ConvView | None:
+        session_id = self._session_of.get(conv_id)
+        if session_id in self._sessions:  # read again under its session's lock: with its session
+            views = [v for v in await self._views(session_id) if v.id == conv_id]
+            return views[0] if views else None
+        view = await super().get_conversation(conv_id)
+        if view is not None:
+            self._session_of[conv_id] = view.session_id
+        return view
+
+    async def session_views(self, session_id: str) -> list[ConvView]:
+        if session_id not in self._sessions:
+            return await super().session_views(session_id)
+        return sorted(await self._views(session_id), key=lambda v: (v.created_at, v.id))
+
+    async def _views(self, session_id: str) -> list[ConvView]:
+        docs = self._docs.get(session_id)
+        if docs is None:
+            docs = list((await self._run(SESSION_DOCS, {"b_sid": session_id})).scalars())
+            self._docs[session_id] = docs
+        return [ConvView.from_doc(orjson.loads(d)) for d in docs]
+
+    async def delete_conversation(self, conv_id: str) -> None:
+        self._docs.clear()
+        await super().delete_conversation(conv_id)
+
     async def put_conversation(self, view: ConvView) -> None:
         """An upsert, waiting for the next statement: views are written under their session's lock."""
+        self._docs.clear()
         doc = orjson.dumps(view).decode()
         values = {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc}
         await self._defer(_CONV_UPSERT, values, "upsert", ("conversations", view.id))
