@@ -10,7 +10,7 @@ and then runs it in one round trip. Errors come back as the SQLAlchemy exception
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
@@ -55,24 +55,41 @@ def _args(entry: _Compiled, params: Mapping[str, Any]) -> list[Any]:
     return out
 
 
+def args_of(entry: _Compiled, params: Mapping[str, Any] | None) -> list[Any]:
+    """The statement's positional arguments, in ``$n`` order, from its named parameters."""
+    return _args(entry, params or {})
+
+
 async def execute(conn: asyncpg.Connection, entry: _Compiled, params: Any = None) -> Rows:
     """Runs a compiled statement (a list of parameter sets: once per set, in one round trip)."""
     sql, _, _, names = entry
-    try:
-        if isinstance(params, list):
+    if isinstance(params, list):
+        try:
             await conn.executemany(sql, [_args(entry, p) for p in params])
-            return Rows([], names, -1)
-        args = _args(entry, params or {})
+        except asyncpg.PostgresError as exc:
+            raise _translated(sql, exc) from exc
+        return Rows([], names, -1)
+    return await run(conn, sql, _args(entry, params or {}), names)
+
+
+async def run(conn: asyncpg.Connection, sql: str, args: Sequence[Any], names: tuple[str, ...]) -> Rows:
+    """Runs SQL text with positional arguments; ``names``: the result's columns (none: no rows)."""
+    try:
         if names:
             records = await conn.fetch(sql, *args)
             return Rows(records, names, len(records))
         status = await conn.execute(sql, *args)
-        tail = status.rpartition(" ")[2]
-        return Rows([], names, int(tail) if tail.isdigit() else -1)
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        raise sa.exc.IntegrityError(sql, None, exc) from exc
-    except asyncpg.PostgresError as exc:  # carries ``sqlstate`` (deadlock, serialization failure…)
-        raise sa.exc.DBAPIError(sql, None, exc) from exc
+    except asyncpg.PostgresError as exc:
+        raise _translated(sql, exc) from exc
+    tail = status.rpartition(" ")[2]
+    return Rows([], names, int(tail) if tail.isdigit() else -1)
+
+
+def _translated(sql: str, exc: asyncpg.PostgresError) -> sa.exc.DBAPIError:
+    """As SQLAlchemy raises it; the original keeps ``sqlstate`` (deadlock, serialization failure…)."""
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return sa.exc.IntegrityError(sql, None, exc)
+    return sa.exc.DBAPIError(sql, None, exc)
 
 
 class Rows:

@@ -1,161 +1,227 @@
 """``PgStore``: transactions on a pool of plain asyncpg connections, statements sent as compiled SQL.
 
-A unit of work costs its statements plus BEGIN and COMMIT, one round trip each, and nothing else:
-no ping when a connection leaves the pool (a connection found dead at BEGIN is replaced and the
-BEGIN sent again, which is what the ping was for), no reset query when it comes back (every unit
-ends its transaction; nothing else is ever left on a connection: no LISTEN, no settings), and
-no savepoint around an insert that may clash (``INSERT … ON CONFLICT DO NOTHING`` says so by its
-row count). Schema upgrades and diagnostics keep SQLAlchemy's engine (``SqlStore``).
+A unit of work costs its statements (``tx``: fewer of them than ``SqlTx`` sends), and nothing else:
+its last writes, its COMMIT and the next unit's BEGIN go in one message (``EXECUTE
+openucwa_closing_3(…); COMMIT; BEGIN``, the simple query protocol: a statement PREPAREd once per
+connection, its values written in as literals, ``writes.literal``), and the connection waits,
+already in that new transaction, for the next unit (``_Begun``). A ``BEGIN`` alone takes no
+snapshot, no transaction id and no lock (READ COMMITTED takes its snapshot at the first statement),
+so such a connection holds nothing back from other sessions or from vacuum; nothing in the store
+reads ``now()``, the one thing such a transaction would have old. A connection that waited longer
+than ``FRESH`` seconds is asked again (``ROLLBACK; BEGIN``, one round trip: what BEGIN cost
+before), and one found dead then is replaced.
+
+No ping when a connection leaves the pool (a dead one is replaced at BEGIN, which is what the ping
+was for), no reset query when it comes back (nothing but its closing statements is ever left on a
+connection: no LISTEN, no settings), no savepoint around an insert that may clash (``INSERT … ON
+CONFLICT DO NOTHING`` says so by its row count). Schema upgrades and diagnostics keep SQLAlchemy's
+engine (``SqlStore``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+import weakref
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...core.events import StoredEvent
-from ...core.models import Application
 from ..interface import DuplicateError, RetryableError
-from ..schema import applications
-from ..schema import events as queue
 from ..sql import SqlStore, SqlTx
-from ..sql.channel import stored_event
-from ..sql.rows import app_from_row
 from ..sql.store import RETRYABLE_SQLSTATES
-from .statements import Rows, compile_statement, compiled_once, execute
+from .tx import UNIQUE_VIOLATION, PgConn, PgTx
+from .writes import execute_literally
 
 # Connection failures that BEGIN may meet on a pooled connection the server has since dropped.
 _GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError, OSError)
 
 
-class PgConn:
-    """The part of AsyncConnection that SqlTx uses, over one asyncpg connection."""
-
-    __slots__ = ("_raw", "_savepoints")
-
-    def __init__(self, raw: asyncpg.Connection) -> None:
-        self._raw = raw
-        self._savepoints = 0
-
-    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Rows:
-        first = parameters[0] if isinstance(parameters, list) and parameters else parameters
-        keys = tuple(first or ())
-        return await execute(self._raw, compile_statement(statement, keys), parameters)
-
-    @contextlib.asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[None]:
-        self._savepoints += 1
-        name = f"sp_{self._savepoints}"
-        await self._raw.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            await self._raw.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            raise
-        await self._raw.execute(f"RELEASE SAVEPOINT {name}")
-
-
-_INSERTS: dict[sa.Table, sa.Insert] = {}
-# A shared round's reads as one prepared statement each, whatever the number of applications.
-_IDS = sa.any_(sa.bindparam("b_ids", type_=ARRAY(sa.Text)))
-_LOCK_MANY = (
-    sa.select(applications).where(applications.c.id == _IDS).order_by(applications.c.id).with_for_update()
-)
-_QUEUED_MANY = sa.select(queue).where(queue.c.app_id == _IDS).order_by(queue.c.app_id, queue.c.position)
-
-
-def _insert_or_nothing(table: sa.Table) -> sa.Insert:
-    stmt = _INSERTS.get(table)
-    if stmt is None:
-        stmt = _INSERTS[table] = pg_insert(table).on_conflict_do_nothing()
-    return stmt
-
-
-class PgTx(SqlTx):
-    """``SqlTx`` whose prepared statements go to asyncpg compiled once each."""
-
-    def __init__(self, conn: PgConn) -> None:
-        super().__init__(conn)  # type: ignore[arg-type]  # PgConn offers the AsyncConnection calls SqlTx makes
-        self._raw = conn._raw
-
-    async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
-        first = params[0] if isinstance(params, list) and params else params
-        return await execute(self._raw, compiled_once(stmt, tuple(first or ())), params)
-
-    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
-        rows = (await self._run(_LOCK_MANY, {"b_ids": sorted(set(app_ids))})).mappings()
-        return {r["id"]: app_from_row(r) for r in rows}
-
-    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
-        out: dict[str, list[StoredEvent]] = {}
-        for r in (await self._run(_QUEUED_MANY, {"b_ids": sorted(set(app_ids))})).mappings():
-            out.setdefault(r["app_id"], []).append(stored_event(r))
-        return out
-
-    async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
-        """One statement instead of SAVEPOINT, INSERT, RELEASE: a clash inserts nothing, and says so."""
-        if (await self._run(_insert_or_nothing(table), dict(values))).rowcount == 0:
-            raise DuplicateError(f"duplicate key in {table.name}")
+FRESH = 1.0  # seconds a begun connection may wait and still be used without asking it again
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
-    """Nothing beyond what asyncpg's release does anyway (roll back a transaction left open, which
-    a unit never does): the default reset query (RESET ALL, UNLISTEN *, advisory unlocks, CLOSE
-    ALL) costs a round trip per unit for session state this store never sets."""
+    """Nothing beyond what asyncpg's release does anyway (roll back a transaction left open): the
+    default reset query (RESET ALL, UNLISTEN *, advisory unlocks, CLOSE ALL) costs a round trip per
+    unit for session state this store never sets."""
 
 
-class _Unit:
-    """One transaction on a pooled connection: BEGIN, the unit's statements, COMMIT or ROLLBACK."""
-
-    __slots__ = ("_conn", "_pool")
+class _Begun:
+    """Connections out of asyncpg's pool, each inside a transaction begun by the previous unit's
+    COMMIT, newest last (the warmest goes first; the oldest age past ``FRESH`` and are asked again)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._conn: asyncpg.Connection | None = None
+        self.pool = pool
+        self.waiting: list[tuple[asyncpg.Connection, float]] = []
+        self.closed = False
+        self.acquiring = 0  # units waiting for asyncpg's pool: connections must go back there
+        # Closing statements PREPAREd on each connection (SQL → name), kept while it lives. Pool
+        # proxies change at every acquire: the key is the connection beneath.
+        self._prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
-    async def __aenter__(self) -> SqlTx:
+    def prepared(self, conn: asyncpg.Connection) -> dict[str, str]:
+        raw = getattr(conn, "_con", None) or conn
+        found = self._prepared.get(raw)
+        if found is None:
+            found = self._prepared[raw] = {}
+        return found
+
+    @property
+    def wanted(self) -> bool:
+        """Whether a unit ending now should begin the next one's transaction and keep its connection."""
+        return not self.closed and self.acquiring == 0
+
+    async def take(self) -> asyncpg.Connection:
+        """A connection inside a fresh transaction."""
+        while self.waiting:
+            conn, since = self.waiting.pop()
+            if time.monotonic() - since < FRESH:
+                return conn
+            try:
+                await conn.execute("ROLLBACK; BEGIN")
+            except _GONE:
+                await self._drop(conn)
+                continue
+            except BaseException:
+                await self.give_back(conn)
+                raise
+            return conn
         for attempt in (1, 2):
-            conn = await self._pool.acquire()
+            self.acquiring += 1
+            try:
+                conn = await self.pool.acquire()
+            finally:
+                self.acquiring -= 1
             try:
                 await conn.execute("BEGIN")
             except _GONE:
-                conn.terminate()
-                await self._pool.release(conn)
+                await self._drop(conn)
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
-                await self._pool.release(conn)
+                await self.pool.release(conn)
                 raise
-            self._conn = conn
-            return PgTx(PgConn(conn))
+            return conn
         raise AssertionError("unreachable")
+
+    async def keep(self, conn: asyncpg.Connection) -> None:
+        """Keeps a connection the unit left in a new transaction; any other goes back to the pool, and
+        so does every one while a unit waits there (or it might wait for ever)."""
+        if not self.wanted or conn.is_closed() or not conn.is_in_transaction():
+            await self.give_back(conn)
+        else:
+            self.waiting.append((conn, time.monotonic()))
+
+    async def give_back(self, conn: asyncpg.Connection) -> None:
+        """To asyncpg's pool, out of any transaction (asyncpg would roll it back, but complain)."""
+        if conn.is_closed():
+            conn.terminate()
+        elif conn.is_in_transaction():
+            try:
+                await conn.execute("ROLLBACK")
+            except (*_GONE, asyncpg.PostgresError):
+                conn.terminate()
+        await self.pool.release(conn)
+
+    async def _drop(self, conn: asyncpg.Connection) -> None:
+        conn.terminate()
+        await self.pool.release(conn)
+
+    async def close(self) -> None:
+        self.closed = True
+        waiting, self.waiting = self.waiting, []
+        for conn, _ in waiting:
+            with contextlib.suppress(*_GONE, asyncpg.PostgresError):
+                await self.give_back(conn)
+
+
+class _Unit:
+    """One transaction on a begun connection: the unit's statements, then COMMIT (and the next
+    unit's BEGIN) or ROLLBACK (and BEGIN)."""
+
+    __slots__ = ("_begun", "_conn", "_tx")
+
+    def __init__(self, begun: _Begun) -> None:
+        self._begun = begun
+        self._conn: asyncpg.Connection | None = None
+        self._tx: PgTx | None = None
+
+    async def __aenter__(self) -> SqlTx:
+        self._conn = await self._begun.take()
+        self._tx = PgTx(PgConn(self._conn))
+        return self._tx
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         conn, self._conn = self._conn, None
-        assert conn is not None
+        tx, self._tx = self._tx, None
+        assert conn is not None and tx is not None
+        failed: BaseException | None = exc
+        kept = False
         try:
             if exc is None:
+                keep = self._begun.wanted
+                end = "COMMIT; BEGIN" if keep else "COMMIT"
+                prepared = self._begun.prepared(conn)
                 try:
-                    await conn.execute("COMMIT")
-                except asyncpg.PostgresError as failed:
-                    _raise_retryable(failed)
-                    raise sa.exc.DBAPIError("COMMIT", None, failed) from failed
-                return
+                    message, new = _closing(tx, prepared, end)  # the writes still held go with it
+                except ValueError as error:  # a value no literal can carry: rolled back, raised
+                    failed = error
+                else:
+                    try:
+                        await conn.execute(message)
+                    except asyncpg.PostgresError as error:
+                        if not conn.is_in_transaction():  # COMMIT failed: BEGIN never ran
+                            _raise_retryable(error)
+                            raise sa.exc.DBAPIError("COMMIT", None, error) from error
+                        failed = _failed_write(message, error)  # COMMIT never ran: rolled back below
+                    else:
+                        if new is not None:
+                            prepared[new[0]] = new[1]
+                        if keep:
+                            await self._begun.keep(conn)
+                            kept = True
+                        return
+                    if new is not None:  # PREPARE outlives a rollback: it may have run
+                        with contextlib.suppress(*_GONE, asyncpg.PostgresError):
+                            await conn.execute(f"ROLLBACK; DEALLOCATE {new[1]}")
             if not conn.is_closed():
+                keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
-                    await conn.execute("ROLLBACK")
-            if isinstance(exc, sa.exc.DBAPIError):
-                _raise_retryable(exc.orig)
+                    await conn.execute("ROLLBACK; BEGIN" if keep else "ROLLBACK")
+                    if keep:
+                        await self._begun.keep(conn)
+                        kept = True
+            if isinstance(failed, sa.exc.DBAPIError):
+                _raise_retryable(failed.orig)
+            if exc is None and failed is not None:  # the held-back writes failed: nothing committed
+                raise failed
         finally:
-            await self._pool.release(conn)
+            if not kept:
+                await self._begun.give_back(conn)
+
+
+def _closing(tx: PgTx, prepared: dict[str, str], end: str) -> tuple[str, tuple[str, str] | None]:
+    """The unit's closing message, and (SQL, name) of a statement it PREPAREs on the connection."""
+    last = tx.closing()
+    if last is None:
+        return end, None
+    sql, args = last
+    name = prepared.get(sql)
+    if name is not None:
+        return f"{execute_literally(name, args)}; {end}", None
+    name = f"openucwa_closing_{len(prepared)}"
+    return f"PREPARE {name} AS {sql}; {execute_literally(name, args)}; {end}", (sql, name)
+
+
+def _failed_write(sql: str | None, error: asyncpg.PostgresError) -> Exception:
+    """A held-back write failed in the closing message: a key clash is a DuplicateError, as it is
+    when such a write goes with a later statement (``tx._clashing``)."""
+    if getattr(error, "sqlstate", None) == UNIQUE_VIOLATION:
+        return DuplicateError(str(error))
+    return sa.exc.DBAPIError(sql, None, error)
 
 
 def _raise_retryable(orig: object) -> None:
@@ -169,11 +235,13 @@ class PgStore(SqlStore):
     def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool) -> None:
         super().__init__(engine)
         self.pool = pool
+        self._begun = _Begun(pool)
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlTx]:  # type: ignore[override]  # same contract, a class not a generator
-        return _Unit(self.pool)
+        return _Unit(self._begun)
 
     async def close(self) -> None:
+        await self._begun.close()
         await self.pool.close()
         await super().close()
 
@@ -185,4 +253,6 @@ async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
         max_size=size,
         reset=_no_reset,
         statement_cache_size=1024,  # the hot statements, prepared once per connection
+        # The closing message writes values in as literals (``writes.literal``), quoted for this.
+        server_settings={"standard_conforming_strings": "on"},
     )

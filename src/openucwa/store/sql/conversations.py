@@ -11,7 +11,7 @@ from ...core.conversation import ConvView, Message
 from ...core.machines.message import MessageStatus
 from ..schema import conversations, messages, sessions
 from .base import TxBase
-from .rows import MESSAGE_FIELDS, message_from_row
+from .rows import message_from_row, message_values
 from .statements import (
     CONV_DOC,
     CONV_UPDATE,
@@ -83,11 +83,7 @@ class ConversationsTx(TxBase):
         await self._conn.execute(conversations.delete().where(conversations.c.id == conv_id))
 
     async def add_message(self, m: Message) -> None:
-        values = {f: getattr(m, f) for f in MESSAGE_FIELDS}  # not asdict: it deep-copies every value
-        values["failed"] = orjson.dumps(list(m.failed)).decode()
-        values["direction"] = m.direction.value  # drivers bind plain str, not its Enum subclass
-        values["status"] = m.status.value
-        await self._insert(messages, values)
+        await self._insert(messages, message_values(m))
 
     async def get_message(self, conv_id: str, n: int) -> Message | None:
         row = (await self._run(MESSAGE_GET, {"b_conv": conv_id, "b_n": n})).mappings().first()

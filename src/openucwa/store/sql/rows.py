@@ -67,6 +67,15 @@ def event_row(app_id: str, ev: Event, now: float) -> dict[str, Any]:
     }
 
 
+def message_values(m: Message) -> dict[str, Any]:
+    """A message as its row's values."""
+    values = {f: getattr(m, f) for f in MESSAGE_FIELDS}  # not asdict: it deep-copies every value
+    values["failed"] = orjson.dumps(list(m.failed)).decode()
+    values["direction"] = m.direction.value  # drivers bind plain str, not its Enum subclass
+    values["status"] = m.status.value
+    return values
+
+
 def message_from_row(row: Mapping[Any, Any]) -> Message:
     values = dict(row)
     values["failed"] = tuple(orjson.loads(values["failed"]))

@@ -1,0 +1,292 @@
+"""``PgTx``: ``SqlTx`` on one asyncpg connection, its hot statements compiled once and fewer of them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from ...core.conversation import ConvView, Message
+from ...core.events import Event, StoredEvent
+from ...core.machines.message import MessageStatus
+from ...core.models import Application
+from ..interface import DuplicateError
+from ..schema import applications, conversations, messages
+from ..schema import events as queue
+from ..sql import SqlTx
+from ..sql.channel import stored_event
+from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
+from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, SESSION_DOCS, insert_statement
+from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
+from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
+
+
+class PgConn:
+    """The part of AsyncConnection that SqlTx uses, over one asyncpg connection.
+
+    The statements SqlTx sends this way are the ones off the hot path: each first sends the unit's
+    deferred writes (``before``), whatever tables it touches.
+    """
+
+    __slots__ = ("_raw", "_savepoints", "before")
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw = raw
+        self._savepoints = 0
+        self.before: Callable[[], Awaitable[None]] | None = None
+
+    async def execute(self, statement: sa.Executable, parameters: Any = None) -> Rows:
+        if self.before is not None:
+            await self.before()
+        first = parameters[0] if isinstance(parameters, list) and parameters else parameters
+        keys = tuple(first or ())
+        return await execute(self._raw, compile_statement(statement, keys), parameters)
+
+    @contextlib.asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        if self.before is not None:
+            await self.before()
+        self._savepoints += 1
+        name = f"sp_{self._savepoints}"
+        await self._raw.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await self._raw.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        await self._raw.execute(f"RELEASE SAVEPOINT {name}")
+
+
+_INSERTS: dict[sa.Table, sa.Insert] = {}
+UNIQUE_VIOLATION = "23505"
+# A shared round's reads as one prepared statement each, whatever the number of applications.
+_IDS = sa.any_(sa.bindparam("b_ids", type_=ARRAY(sa.Text)))
+_CONV_INSERT = pg_insert(conversations)
+_CONV_UPSERT = _CONV_INSERT.on_conflict_do_update(
+    index_elements=[conversations.c.id], set_={"doc": _CONV_INSERT.excluded.doc}
+)
+_LOCK_MANY = (
+    sa.select(applications).where(applications.c.id == _IDS).order_by(applications.c.id).with_for_update()
+)
+_QUEUED_MANY = sa.select(queue).where(queue.c.app_id == _IDS).order_by(queue.c.app_id, queue.c.position)
+
+
+def _insert_or_nothing(table: sa.Table) -> sa.Insert:
+    stmt = _INSERTS.get(table)
+    if stmt is None:
+        stmt = _INSERTS[table] = pg_insert(table).on_conflict_do_nothing()
+    return stmt
+
+
+class PgTx(SqlTx):
+    """``SqlTx`` whose prepared statements go to asyncpg compiled once each, fewer of them.
+
+    Writes whose outcome the unit never reads wait and ride on its next statement (``writes``);
+    the application rows the unit has locked are known, so their updates can wait too (an update
+    of a row the unit does not hold yet runs at once: the order in which locks are taken stays the
+    actions' own).
+    """
+
+    def __init__(self, conn: PgConn) -> None:
+        super().__init__(conn)  # type: ignore[arg-type]  # PgConn offers the AsyncConnection calls SqlTx makes
+        self._raw = conn._raw
+        self._deferred = Deferred()
+        self._locked: set[str] = set()  # applications whose row this transaction holds
+        self._queued = 0
+        # Views of the sessions this unit has locked, as read under the lock (docs, decoded anew at
+        # each read): the view an action reads again after locking its session and the session's
+        # views it reads next are one statement. Forgotten at any write that may touch them.
+        self._session_of: dict[str, str] = {}  # conversation → its session, as read
+        self._sessions: set[str] = set()  # locked by this unit
+        self._docs: dict[str, list[str]] = {}
+        conn.before = self._off_path
+
+    async def _off_path(self) -> None:
+        """Before any statement off the hot path: it may write anything."""
+        self._docs.clear()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Sends the deferred writes now, in one statement."""
+        if self._deferred:
+            writes, args = self._deferred.drain()
+            sql = combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]
+            await _clashing(run(self._raw, sql, args, ()))
+
+    def closing(self) -> tuple[str, list[Any]] | None:
+        """The deferred writes as one statement and its arguments, for the message that also carries
+        COMMIT (``store._Unit``); forgets them. None when nothing waits."""
+        if not self._deferred:
+            return None
+        writes, args = self._deferred.drain()
+        return (combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]), args
+
+    async def _send(self, sql: str, args: list[Any], names: tuple[str, ...]) -> Rows:
+        """Runs a statement, the deferred writes in front of it unless it must see them."""
+        if self._deferred:
+            if self._deferred.touches(tables_of(sql)):
+                await self.flush()
+            else:
+                writes, before = self._deferred.drain()
+                return await _clashing(run(self._raw, combined(writes, sql), before + args, names))
+        return await run(self._raw, sql, args, names)
+
+    async def _run(self, stmt: sa.Executable, params: Any = None) -> Any:
+        if isinstance(params, list):  # executemany: on its own
+            await self.flush()
+            return await execute(self._raw, compiled_once(stmt, tuple(params[0] if params else ())), params)
+        entry = compiled_once(stmt, tuple(params or ()))
+        return await self._send(entry[0], args_of(entry, params), entry[3])
+
+    async def _defer(
+        self, stmt: sa.Executable, params: dict[str, Any], kind: str, key: tuple[str, ...]
+    ) -> Write:
+        entry = compiled_once(stmt, tuple(params))
+        return await self._later(Write(entry[0], args_of(entry, params), kind, key))
+
+    async def _later(self, write: Write) -> Write:
+        if not self._deferred.add(write):  # another kind of write to that row waits: it goes first
+            await self.flush()
+            self._deferred.add(write)
+        return write
+
+    async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
+        app = await super().get_application(app_id, for_update=for_update)
+        if for_update and app is not None:
+            self._locked.add(app_id)
+        return app
+
+    async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
+        rows = (await self._run(_LOCK_MANY, {"b_ids": sorted(set(app_ids))})).mappings()
+        found = {r["id"]: app_from_row(r) for r in rows}
+        self._locked.update(found)
+        return found
+
+    async def update_application(self, app_id: str, **fields: Any) -> None:
+        if app_id not in self._locked or not fields or set(fields) - APP_FIELDS or "id" in fields:
+            await super().update_application(app_id, **fields)  # it also refuses what is not a field
+            return
+        key = ("applications", app_id)
+        earlier = self._deferred.take("update", key)
+        merged = {**earlier.fields, **fields} if earlier is not None else fields
+        values = {k: to_column(k, v) for k, v in merged.items()}
+        (await self._defer(APP_UPDATE, {**values, "b_id": app_id}, "update", key)).fields = merged
+
+    async def bump_version(self, app_id: str) -> int:
+        version = await super().bump_version(app_id)
+        self._locked.add(app_id)
+        return version
+
+    async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
+        """The version bump takes the row lock now; the events follow with the next statement."""
+        version = await self.bump_version(app_id)
+        if events:
+            self._queued += 1
+            key = ("events", str(self._queued))  # new rows: no other write touches them
+            await self._later(Write(QUEUE_EVENTS, queue_args(app_id, events, now), "insert", key))
+        return version
+
+    async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
+        """The batch and its events' removal in one statement."""
+        args = [app_id, number, body, list(positions)]
+        if (await self._send(STORE_BATCH, args, ("count",))).scalar() == 0:
+            raise DuplicateError(f"batch {number} of {app_id!r} exists")
+
+    async def prune_batches(self, app_id: str, below: int) -> None:
+        if app_id not in self._locked:
+            await super().prune_batches(app_id, below)
+            return
+        key = ("batches", app_id)
+        earlier = self._deferred.take("prune", key)
+        below = max(below, earlier.fields["below"]) if earlier is not None else below
+        params = {"b_app": app_id, "b_below": below}
+        (await self._defer(BATCHES_PRUNE, params, "prune", key)).fields = {"below": below}
+
+    async def lock_session(self, session_id: str) -> bool:
+        locked = await super().lock_session(session_id)
+        if locked:
+            self._sessions.add(session_id)
+        return locked
+
+    async def try_lock_session(self, session_id: str) -> bool | None:
+        locked = await super().try_lock_session(session_id)
+        if locked:
+            self._sessions.add(session_id)
+        return locked
+
+    async def get_conversation(self, conv_id: str) -> ConvView | None:
+        session_id = self._session_of.get(conv_id)
+        if session_id in self._sessions:  # read again under its session's lock: with its session
+            views = [v for v in await self._views(session_id) if v.id == conv_id]
+            return views[0] if views else None
+        view = await super().get_conversation(conv_id)
+        if view is not None:
+            self._session_of[conv_id] = view.session_id
+        return view
+
+    async def session_views(self, session_id: str) -> list[ConvView]:
+        if session_id not in self._sessions:
+            return await super().session_views(session_id)
+        return sorted(await self._views(session_id), key=lambda v: (v.created_at, v.id))
+
+    async def _views(self, session_id: str) -> list[ConvView]:
+        docs = self._docs.get(session_id)
+        if docs is None:
+            docs = list((await self._run(SESSION_DOCS, {"b_sid": session_id})).scalars())
+            self._docs[session_id] = docs
+        return [ConvView.from_doc(orjson.loads(d)) for d in docs]
+
+    async def delete_conversation(self, conv_id: str) -> None:
+        self._docs.clear()
+        await super().delete_conversation(conv_id)
+
+    async def put_conversation(self, view: ConvView) -> None:
+        """An upsert, waiting for the next statement: views are written under their session's lock."""
+        self._docs.clear()
+        doc = orjson.dumps(view).decode()
+        values = {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc}
+        await self._defer(_CONV_UPSERT, values, "upsert", ("conversations", view.id))
+
+    async def update_message(
+        self, conv_id: str, n: int, *, status: MessageStatus, failed: Sequence[str]
+    ) -> None:
+        values = {
+            "b_conv": conv_id,
+            "b_n": n,
+            "status": status.value,
+            "failed": orjson.dumps(list(failed)).decode(),
+        }
+        await self._defer(MESSAGE_UPDATE, values, "update", ("messages", conv_id, str(n)))
+
+    async def add_message(self, m: Message) -> None:
+        """Deferred: the message's number is unique under its session's lock (a clash fails the unit)."""
+        values = message_values(m)
+        await self._defer(insert_statement(messages), values, "insert", ("messages", m.conv_id, str(m.n)))
+
+    async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        out: dict[str, list[StoredEvent]] = {}
+        for r in (await self._run(_QUEUED_MANY, {"b_ids": sorted(set(app_ids))})).mappings():
+            out.setdefault(r["app_id"], []).append(stored_event(r))
+        return out
+
+    async def _insert(self, table: sa.Table, values: Mapping[str, Any]) -> None:
+        """One statement instead of SAVEPOINT, INSERT, RELEASE: a clash inserts nothing, and says so."""
+        if (await self._run(_insert_or_nothing(table), dict(values))).rowcount == 0:
+            raise DuplicateError(f"duplicate key in {table.name}")
+
+
+async def _clashing(running: Awaitable[Rows]) -> Rows:
+    """A statement carrying deferred writes: a key clash among them is a DuplicateError (the unit
+    cannot go on: PostgreSQL aborted its transaction)."""
+    try:
+        return await running
+    except sa.exc.IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+            raise DuplicateError(str(exc.orig)) from exc
+        raise
