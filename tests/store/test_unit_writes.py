@@ -8,6 +8,7 @@ statement counts pin what the hot P-GET round costs there.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -223,3 +224,28 @@ async def test_postgres_a_view_read_again_after_the_lock_sees_what_committed_mea
         after = await reader.get_conversation("c1")
         assert after is not None and after.next_message == 3
         assert [v.next_message for v in await reader.session_views("s1")] == [3]
+
+
+async def test_a_quiet_server_leaves_no_session_idle_in_transaction(store: SqlStore) -> None:
+    """A begun connection nobody takes goes back to the pool, out of its transaction, after
+    ``linger`` seconds: DBAs watch for sessions idle in transaction."""
+    if not isinstance(store, PgStore):
+        pytest.skip("SQLite keeps one connection and no transaction open between units")
+    store._begun.linger = 0.05
+    await seed(store, app())
+    async with store.transaction() as tx:
+        assert await tx.get_application("app1") is not None
+    idle_in_tx = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND state = 'idle in transaction'"
+    )
+    async with store.pool.acquire() as probe:
+        assert await probe.fetchval(idle_in_tx) >= 1  # kept, begun, for the next unit
+        for _ in range(200):
+            if await probe.fetchval(idle_in_tx) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await probe.fetchval(idle_in_tx) == 0
+    assert store._begun.waiting == []
+    async with store.transaction() as tx:  # and units still run
+        assert await tx.get_application("app1") is not None

@@ -20,6 +20,7 @@ engine (``SqlStore``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import weakref
@@ -52,9 +53,15 @@ class _Begun:
     """Connections out of asyncpg's pool, each inside a transaction begun by the previous unit's
     COMMIT, newest last (the warmest goes first; the oldest age past ``FRESH`` and are asked again)."""
 
+    # Seconds after which a begun connection nobody took goes back to asyncpg's pool, out of its
+    # transaction: a quiet server shows no session "idle in transaction" for longer than this.
+    linger = 5.0
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.waiting: list[tuple[asyncpg.Connection, float]] = []
+        self._sweep: asyncio.TimerHandle | None = None
+        self._returning: set[asyncio.Task[None]] = set()
         self.closed = False
         self.acquiring = 0  # units waiting for asyncpg's pool: connections must go back there
         # Closing statements PREPAREd on each connection (SQL → name), kept while it lives. Pool
@@ -114,6 +121,26 @@ class _Begun:
             await self.give_back(conn)
         else:
             self.waiting.append((conn, time.monotonic()))
+            if self._sweep is None:
+                self._sweep = asyncio.get_running_loop().call_later(self.linger, self._return_lingering)
+
+    def _return_lingering(self) -> None:
+        """Gives back the connections that waited ``linger`` seconds; looks again while any wait."""
+        self._sweep = None
+        cutoff = time.monotonic() - self.linger
+        old = [(c, t) for c, t in self.waiting if t <= cutoff]
+        if old:
+            self.waiting = [(c, t) for c, t in self.waiting if t > cutoff]
+            task = asyncio.get_running_loop().create_task(self._give_back_all([c for c, _ in old]))
+            self._returning.add(task)
+            task.add_done_callback(self._returning.discard)
+        if self.waiting and not self.closed:
+            self._sweep = asyncio.get_running_loop().call_later(self.linger, self._return_lingering)
+
+    async def _give_back_all(self, conns: list[asyncpg.Connection]) -> None:
+        for conn in conns:
+            with contextlib.suppress(*_GONE, asyncpg.PostgresError):
+                await self.give_back(conn)
 
     async def give_back(self, conn: asyncpg.Connection) -> None:
         """To asyncpg's pool, out of any transaction (asyncpg would roll it back, but complain)."""
@@ -132,6 +159,11 @@ class _Begun:
 
     async def close(self) -> None:
         self.closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        if self._returning:
+            await asyncio.gather(*self._returning, return_exceptions=True)
         waiting, self.waiting = self.waiting, []
         for conn, _ in waiting:
             with contextlib.suppress(*_GONE, asyncpg.PostgresError):
