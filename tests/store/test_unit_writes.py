@@ -88,20 +88,21 @@ async def test_a_clash_among_held_back_writes_fails_the_whole_unit(store: SqlSto
     await seed(store, app())
     async with store.transaction() as tx:
         await tx.add_message(message(1))
-    with pytest.raises(DuplicateError):
+
+    async def update_and_add(n: int) -> None:
         async with store.transaction() as tx:
             assert await tx.get_application("app1", for_update=True) is not None
             await tx.update_application("app1", next_batch=9)
-            await tx.add_message(message(1, MessageStatus.FAILED))
+            await tx.add_message(message(n, MessageStatus.FAILED))
+
+    with pytest.raises(DuplicateError):
+        await update_and_add(1)
     async with store.transaction() as tx:
         got = await tx.get_application("app1")
         assert got is not None and got.next_batch == 1
         kept = await tx.get_message("c1", 1)
         assert kept is not None and kept.status is MessageStatus.PENDING
-    async with store.transaction() as tx:  # the same writes without the clash: they go through
-        assert await tx.get_application("app1", for_update=True) is not None
-        await tx.update_application("app1", next_batch=9)
-        await tx.add_message(message(2, MessageStatus.FAILED))
+    await update_and_add(2)  # the same writes without the clash: they go through
     async with store.transaction() as tx:
         got = await tx.get_application("app1")
         assert got is not None and got.next_batch == 9
