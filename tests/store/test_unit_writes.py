@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from openucwa.core.conversation import ConvView, Direction, Message
@@ -283,3 +284,26 @@ async def test_a_queue_read_does_not_walk_consumed_events(store: SqlStore) -> No
         for _ in range(3):
             assert await conn.fetch(read) == []
         assert await entries_read() - before < 100
+
+
+async def test_a_unit_after_the_database_dropped_its_connections(store: SqlStore, database_url: str) -> None:
+    """PostgreSQL restarted, or an operator ended the server's sessions: the connections kept begun
+    for the next unit are dead, and the next unit must run on a new one, not fail."""
+    if not isinstance(store, PgStore):
+        pytest.skip("SQLite has no server to drop connections")
+    await seed(store, app())
+    for _ in range(3):
+        async with store.transaction() as tx:
+            assert await tx.get_application("app1") is not None
+    admin = await asyncpg.connect(database_url)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t"
+        )
+        assert ended >= 1
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.05)  # the kernel has told the server's side of each socket
+    async with store.transaction() as tx:
+        assert await tx.get_application("app1") is not None

@@ -84,6 +84,12 @@ class _Begun:
         """A connection inside a fresh transaction."""
         while self.waiting:
             conn, since = self.waiting.pop()
+            state = _state(conn)
+            if state is _GIVEN_BACK:
+                continue
+            if state is _CLOSED:
+                await self._drop(conn)
+                continue
             if time.monotonic() - since < FRESH:
                 return conn
             try:
@@ -117,7 +123,7 @@ class _Begun:
     async def keep(self, conn: asyncpg.Connection) -> None:
         """Keeps a connection the unit left in a new transaction; any other goes back to the pool, and
         so does every one while a unit waits there (or it might wait for ever)."""
-        if not self.wanted or conn.is_closed() or not conn.is_in_transaction():
+        if not self.wanted or _state(conn) is not _OPEN or not conn.is_in_transaction():
             await self.give_back(conn)
         else:
             self.waiting.append((conn, time.monotonic()))
@@ -144,7 +150,10 @@ class _Begun:
 
     async def give_back(self, conn: asyncpg.Connection) -> None:
         """To asyncpg's pool, out of any transaction (asyncpg would roll it back, but complain)."""
-        if conn.is_closed():
+        state = _state(conn)
+        if state is _GIVEN_BACK:
+            return
+        if state is _CLOSED:
             conn.terminate()
         elif conn.is_in_transaction():
             try:
@@ -154,6 +163,8 @@ class _Begun:
         await self.pool.release(conn)
 
     async def _drop(self, conn: asyncpg.Connection) -> None:
+        if _state(conn) is _GIVEN_BACK:
+            return
         conn.terminate()
         await self.pool.release(conn)
 
@@ -168,6 +179,19 @@ class _Begun:
         for conn, _ in waiting:
             with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                 await self.give_back(conn)
+
+
+_OPEN, _CLOSED, _GIVEN_BACK = "open", "closed", "given back"
+
+
+def _state(conn: asyncpg.Connection) -> str:
+    """Whether a pooled connection is open, closed, or already back in asyncpg's pool: when the
+    server ends a session (a restart, an operator's ``pg_terminate_backend``), asyncpg cleans the
+    connection up and takes it back at once, and the proxy we hold refuses every call after that."""
+    try:
+        return _CLOSED if conn.is_closed() else _OPEN
+    except asyncpg.InterfaceError:
+        return _GIVEN_BACK
 
 
 class _Unit:
@@ -219,7 +243,7 @@ class _Unit:
                     if new is not None:  # PREPARE outlives a rollback: it may have run
                         with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                             await conn.execute(f"ROLLBACK; DEALLOCATE {new[1]}")
-            if not conn.is_closed():
+            if _state(conn) is _OPEN:
                 keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                     await conn.execute("ROLLBACK; BEGIN" if keep else "ROLLBACK")
