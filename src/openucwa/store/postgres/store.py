@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..interface import DuplicateError, RetryableError
 from ..sql import SqlStore, SqlTx
 from ..sql.store import RETRYABLE_SQLSTATES
+from .queues import KnownEmpty
 from .tx import UNIQUE_VIOLATION, PgConn, PgTx
 from .writes import execute_literally
 
@@ -198,16 +199,17 @@ class _Unit:
     """One transaction on a begun connection: the unit's statements, then COMMIT (and the next
     unit's BEGIN) or ROLLBACK (and BEGIN)."""
 
-    __slots__ = ("_begun", "_conn", "_tx")
+    __slots__ = ("_begun", "_conn", "_known_empty", "_tx")
 
-    def __init__(self, begun: _Begun) -> None:
+    def __init__(self, begun: _Begun, known_empty: KnownEmpty) -> None:
         self._begun = begun
+        self._known_empty = known_empty
         self._conn: asyncpg.Connection | None = None
         self._tx: PgTx | None = None
 
     async def __aenter__(self) -> SqlTx:
         self._conn = await self._begun.take()
-        self._tx = PgTx(PgConn(self._conn))
+        self._tx = PgTx(PgConn(self._conn), self._known_empty)
         return self._tx
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
@@ -234,6 +236,8 @@ class _Unit:
                             raise sa.exc.DBAPIError("COMMIT", None, error) from error
                         failed = _failed_write(message, error)  # COMMIT never ran: rolled back below
                     else:
+                        if tx.seen_empty:  # committed: what it saw of its queues holds
+                            self._known_empty.learn(tx.seen_empty)
                         if new is not None:
                             prepared[new[0]] = new[1]
                         if keep:
@@ -292,9 +296,10 @@ class PgStore(SqlStore):
         super().__init__(engine)
         self.pool = pool
         self._begun = _Begun(pool)
+        self.known_empty = KnownEmpty()
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlTx]:  # type: ignore[override]  # same contract, a class not a generator
-        return _Unit(self._begun)
+        return _Unit(self._begun, self.known_empty)
 
     async def close(self) -> None:
         await self._begun.close()

@@ -23,6 +23,7 @@ from ..sql import SqlTx
 from ..sql.channel import stored_event
 from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
 from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, SESSION_DOCS, insert_statement
+from .queues import KnownEmpty
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
 from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
 
@@ -93,9 +94,16 @@ class PgTx(SqlTx):
     actions' own).
     """
 
-    def __init__(self, conn: PgConn) -> None:
+    def __init__(self, conn: PgConn, known_empty: KnownEmpty | None = None) -> None:
         super().__init__(conn)  # type: ignore[arg-type]  # PgConn offers the AsyncConnection calls SqlTx makes
         self._raw = conn._raw
+        # Queues known empty (``queues``): the versions of the rows this unit locked, the applications
+        # it queued events for (or may have), what it read of each queue, and what it saw empty.
+        self._known_empty = known_empty or KnownEmpty()
+        self._versions: dict[str, int] = {}
+        self._moved: set[str] = set()
+        self._read: dict[str, set[int]] = {}
+        self.seen_empty: dict[str, int] = {}  # learnt by the store once the unit committed
         self._deferred = Deferred()
         self._locked: set[str] = set()  # applications whose row this transaction holds
         self._queued = 0
@@ -160,13 +168,41 @@ class PgTx(SqlTx):
         app = await super().get_application(app_id, for_update=for_update)
         if for_update and app is not None:
             self._locked.add(app_id)
+            self._versions.setdefault(app_id, app.version)
         return app
 
     async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
         rows = (await self._run(_LOCK_MANY, {"b_ids": sorted(set(app_ids))})).mappings()
         found = {r["id"]: app_from_row(r) for r in rows}
         self._locked.update(found)
+        for app_id, app in found.items():
+            self._versions.setdefault(app_id, app.version)
         return found
+
+    def _locked_at(self, app_id: str) -> int | None:
+        """The version of the row this unit holds, unless the unit queued events for it itself."""
+        return None if app_id in self._moved else self._versions.get(app_id)
+
+    def _moves(self, app_ids: Sequence[str]) -> None:
+        self._moved.update(app_ids)
+        for app_id in app_ids:
+            self.seen_empty.pop(app_id, None)
+
+    async def queued_events(self, app_id: str) -> list[StoredEvent]:
+        version = self._locked_at(app_id)
+        if version is not None and self._known_empty.empty_at(app_id, version):
+            return []
+        queued = await super().queued_events(app_id)
+        if version is not None:
+            if queued:
+                self._read[app_id] = {e.position for e in queued}
+            else:
+                self.seen_empty[app_id] = version
+        return queued
+
+    async def append_events_many(self, batches: Mapping[str, Sequence[Event]], now: float) -> dict[str, int]:
+        self._moves(list(batches))
+        return await super().append_events_many(batches, now)
 
     async def update_application(self, app_id: str, **fields: Any) -> None:
         if app_id not in self._locked or not fields or set(fields) - APP_FIELDS or "id" in fields:
@@ -179,6 +215,7 @@ class PgTx(SqlTx):
         (await self._defer(APP_UPDATE, {**values, "b_id": app_id}, "update", key)).fields = merged
 
     async def bump_version(self, app_id: str) -> int:
+        self._moves([app_id])  # a bump may come with queued events (append_events)
         version = await super().bump_version(app_id)
         self._locked.add(app_id)
         return version
@@ -197,6 +234,9 @@ class PgTx(SqlTx):
         args = [app_id, number, body, list(positions)]
         if (await self._send(STORE_BATCH, args, ("count",))).scalar() == 0:
             raise DuplicateError(f"batch {number} of {app_id!r} exists")
+        version = self._locked_at(app_id)
+        if version is not None and self._read.get(app_id) == set(positions):  # it took all it read
+            self.seen_empty[app_id] = version
 
     async def prune_batches(self, app_id: str, below: int) -> None:
         if app_id not in self._locked:
