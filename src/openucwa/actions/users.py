@@ -258,10 +258,10 @@ class TokenCache:
         self._items[digest] = (user, expires_at, now + self._ttl)
 
 
-async def verify_token(svc: Services, cache: TokenCache, token: str) -> str | None:
-    """The user a bearer token stands for, or None when unknown, expired or revoked."""
+async def verify_token(svc: Services, cache: TokenCache, digest: str) -> str | None:
+    """The user the bearer token with this hash (``token_digest``, taken once per request by the
+    caller, which keeps it too) stands for, or None when unknown, expired or revoked."""
     now = svc.clock()
-    digest = token_digest(token)
     if cache.due(time.monotonic()):
         async with svc.store.transaction() as tx:
             cache.observe(await tx.get_counter(REVOCATION))

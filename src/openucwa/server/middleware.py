@@ -143,9 +143,10 @@ class Guard:
                 return await applications.photo_owner(self.runtime.services, photos["app"], cookie)
             return None
         epoch = self.runtime.tokens.epoch  # read first: the verification saw this epoch or a later one
-        user = await users.verify_token(self.runtime.services, self.runtime.tokens, token)
+        digest = users.token_digest(token)
+        user = await users.verify_token(self.runtime.services, self.runtime.tokens, digest)
         if user is not None:  # a held P-GET ends when its token is revoked (server.longpoll)
-            request.scope[TOKEN_KEY] = (users.token_digest(token), epoch)
+            request.scope[TOKEN_KEY] = (digest, epoch)
         return user
 
 
