@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..interface import DuplicateError
 from .statements import insert_statement
+
+T = TypeVar("T")
+IN_CHUNK = 500  # values per IN (…): well under SQLite's and asyncpg's parameter limits
+
+
+def chunked(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``, in order: one statement each."""
+    for lo in range(0, len(values), size):
+        yield list(values[lo : lo + size])
+
 
 _UNIQUE_SQLITE = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 

@@ -14,7 +14,7 @@ from ...core.lifetime import Timers
 from ...core.models import Application, AppStatus
 from ..schema import applications, batches
 from ..schema import events as queue
-from .base import TxBase
+from .base import TxBase, chunked
 from .rows import APP_FIELDS, app_from_row, event_row, to_column
 from .statements import (
     APP_BUMP,
@@ -43,17 +43,16 @@ class ChannelTx(TxBase):
     async def application_versions(self, app_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         c = applications.c
-        for i in range(0, len(app_ids), 500):
-            stmt = sa.select(c.id, c.version).where(c.id.in_(list(app_ids[i : i + 500])))
+        for chunk in chunked(app_ids):
+            stmt = sa.select(c.id, c.version).where(c.id.in_(chunk))
             found.update((app_id, int(v)) for app_id, v in (await self._conn.execute(stmt)).all())
         return found
 
     async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
         found: dict[str, Application] = {}
-        ids = sorted(set(app_ids))  # one lock order for every shared round
         c = applications.c
-        for lo in range(0, len(ids), 500):
-            stmt = sa.select(applications).where(c.id.in_(ids[lo : lo + 500])).order_by(c.id)
+        for chunk in chunked(sorted(set(app_ids))):  # one lock order for every shared round
+            stmt = sa.select(applications).where(c.id.in_(chunk)).order_by(c.id)
             stmt = stmt.with_for_update()
             for r in (await self._conn.execute(stmt)).mappings():
                 app = app_from_row(r)
@@ -147,9 +146,7 @@ class ChannelTx(TxBase):
         """
         c = applications.c
         versions: dict[str, int] = {}
-        ids = sorted(batches)  # one lock order for every fan-out
-        for lo in range(0, len(ids), 500):
-            chunk = ids[lo : lo + 500]
+        for chunk in chunked(sorted(batches)):  # one lock order for every fan-out
             stmt = (
                 applications.update()
                 .where(c.id.in_(chunk))
@@ -177,10 +174,9 @@ class ChannelTx(TxBase):
 
     async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         out: dict[str, list[StoredEvent]] = {}
-        ids = sorted(set(app_ids))
-        for lo in range(0, len(ids), 500):
-            c = queue.c
-            stmt = sa.select(queue).where(c.app_id.in_(ids[lo : lo + 500])).order_by(c.app_id, c.position)
+        c = queue.c
+        for chunk in chunked(sorted(set(app_ids))):
+            stmt = sa.select(queue).where(c.app_id.in_(chunk)).order_by(c.app_id, c.position)
             for r in (await self._conn.execute(stmt)).mappings():
                 out.setdefault(r["app_id"], []).append(stored_event(r))
         return out

@@ -11,15 +11,12 @@ import sqlalchemy as sa
 
 from ...core.models import Token, User
 from ..schema import tokens, users
-from .base import TxBase
+from .base import TxBase, chunked
 from .rows import search_key, user_from_row
 
 
 def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-_CHUNK = 500  # values per IN (…): well under SQLite's and asyncpg's parameter limits
 
 
 # A token is valid only for the account it was issued to, at the generation it was issued at.
@@ -129,8 +126,7 @@ class UsersTx(TxBase):
 
     async def valid_tokens(self, token_hashes: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for i in range(0, len(token_hashes), _CHUNK):
-            chunk = list(token_hashes[i : i + _CHUNK])
+        for chunk in chunked(token_hashes):
             stmt = sa.select(tokens.c.token_hash).join(users, _ACCOUNT).where(tokens.c.token_hash.in_(chunk))
             found.update((await self._conn.execute(stmt)).scalars().all())
         return found
