@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import time
 import weakref
 from typing import Any
@@ -86,9 +87,9 @@ class _Begun:
         while self.waiting:
             conn, since = self.waiting.pop()
             state = _state(conn)
-            if state is _GIVEN_BACK:
+            if state is _Held.GIVEN_BACK:
                 continue
-            if state is _CLOSED:
+            if state is _Held.CLOSED:
                 await self._drop(conn)
                 continue
             if time.monotonic() - since < FRESH:
@@ -124,7 +125,7 @@ class _Begun:
     async def keep(self, conn: asyncpg.Connection) -> None:
         """Keeps a connection the unit left in a new transaction; any other goes back to the pool, and
         so does every one while a unit waits there (or it might wait for ever)."""
-        if not self.wanted or _state(conn) is not _OPEN or not conn.is_in_transaction():
+        if not self.wanted or _state(conn) is not _Held.OPEN or not conn.is_in_transaction():
             await self.give_back(conn)
         else:
             self.waiting.append((conn, time.monotonic()))
@@ -152,9 +153,9 @@ class _Begun:
     async def give_back(self, conn: asyncpg.Connection) -> None:
         """To asyncpg's pool, out of any transaction (asyncpg would roll it back, but complain)."""
         state = _state(conn)
-        if state is _GIVEN_BACK:
+        if state is _Held.GIVEN_BACK:
             return
-        if state is _CLOSED:
+        if state is _Held.CLOSED:
             conn.terminate()
         elif conn.is_in_transaction():
             try:
@@ -164,7 +165,7 @@ class _Begun:
         await self.pool.release(conn)
 
     async def _drop(self, conn: asyncpg.Connection) -> None:
-        if _state(conn) is _GIVEN_BACK:
+        if _state(conn) is _Held.GIVEN_BACK:
             return
         conn.terminate()
         await self.pool.release(conn)
@@ -182,17 +183,21 @@ class _Begun:
                 await self.give_back(conn)
 
 
-_OPEN, _CLOSED, _GIVEN_BACK = "open", "closed", "given back"
+class _Held(enum.Enum):
+    """What became of a pooled connection this store holds."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    GIVEN_BACK = "given back"  # the server ended it and asyncpg took it back into its pool
 
 
-def _state(conn: asyncpg.Connection) -> str:
-    """Whether a pooled connection is open, closed, or already back in asyncpg's pool: when the
-    server ends a session (a restart, an operator's ``pg_terminate_backend``), asyncpg cleans the
-    connection up and takes it back at once, and the proxy we hold refuses every call after that."""
+def _state(conn: asyncpg.Connection) -> _Held:
+    """When the server ends a session (a restart, an operator's ``pg_terminate_backend``), asyncpg
+    cleans the connection up and takes it back at once, and the proxy we hold refuses every call."""
     try:
-        return _CLOSED if conn.is_closed() else _OPEN
+        return _Held.CLOSED if conn.is_closed() else _Held.OPEN
     except asyncpg.InterfaceError:
-        return _GIVEN_BACK
+        return _Held.GIVEN_BACK
 
 
 class _Unit:
@@ -247,7 +252,7 @@ class _Unit:
                     if new is not None:  # PREPARE outlives a rollback: it may have run
                         with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                             await conn.execute(f"ROLLBACK; DEALLOCATE {new[1]}")
-            if _state(conn) is _OPEN:
+            if _state(conn) is _Held.OPEN:
                 keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                     await conn.execute("ROLLBACK; BEGIN" if keep else "ROLLBACK")

@@ -94,12 +94,12 @@ class PgTx(SqlTx):
     actions' own).
     """
 
-    def __init__(self, conn: PgConn, known_empty: KnownEmpty | None = None) -> None:
+    def __init__(self, conn: PgConn, known_empty: KnownEmpty) -> None:
         super().__init__(conn)  # type: ignore[arg-type]  # PgConn offers the AsyncConnection calls SqlTx makes
         self._raw = conn._raw
         # Queues known empty (``queues``): the versions of the rows this unit locked, the applications
         # it queued events for (or may have), what it read of each queue, and what it saw empty.
-        self._known_empty = known_empty or KnownEmpty()
+        self._known_empty = known_empty
         self._versions: dict[str, int] = {}
         self._moved: set[str] = set()
         self._read: dict[str, set[int]] = {}
