@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openucwa.actions import invitations, messages
+from openucwa.actions import delivery, invitations, messages
 from openucwa.core import commands
 from openucwa.core.conversation import Direction
 from openucwa.core.errors import UcwaError
@@ -43,20 +43,20 @@ async def test_a_message_is_pending_until_delivered_then_succeeds_once(world: Wo
     async with world.svc.store.transaction() as tx:
         [queued] = await tx.queued_events(lene)
     assert queued.receipt is not None and queued.receipt.n == 1 and queued.receipt.user == LENE
-    await messages.confirm(world.svc, [queued.receipt])
+    await delivery.confirm(world.svc, [queued.receipt])
     assert await _sent(world, conv, 1) is MessageStatus.SUCCEEDED
     assert rels(await world.events(tosh)) == ["message completed Success"]
-    await messages.confirm(world.svc, [queued.receipt])  # a second delivery changes nothing
+    await delivery.confirm(world.svc, [queued.receipt])  # a second delivery changes nothing
     assert await world.events(tosh) == []
 
 
 async def test_an_unfetched_message_fails_for_the_sender(world: World) -> None:
     tosh, _lene, conv = await _connected(world)
     await messages.send_message(world.svc, tosh, TOSH, conv, _text("anyone?"))
-    await messages.expire_deliveries(world.svc)
+    await delivery.expire_deliveries(world.svc)
     assert await _sent(world, conv, 1) is MessageStatus.PENDING  # not yet overdue
     world.clock.advance(world.svc.settings.message_delivery_timeout + 1)
-    await messages.expire_deliveries(world.svc)
+    await delivery.expire_deliveries(world.svc)
     assert await _sent(world, conv, 1) is MessageStatus.FAILED
     assert rels(await world.events(tosh)) == ["message completed Failure"]
 

@@ -9,8 +9,9 @@ on the notifier and comes back for another round; a round that finds its P-GET r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -23,10 +24,12 @@ from ..core.links import AppLinks
 from ..core.models import Application
 from ..store.interface import Tx
 from ..wire import dumps
-from . import access, messages
+from . import access, delivery
+from .parking import Parked
 from .services import Services, Unit, retrying, unit
 
 LEASE_SLACK = 30.0
+T = TypeVar("T")
 
 
 def _size(event: StoredEvent) -> int:
@@ -57,20 +60,28 @@ async def pget_round(
     else:
         result = await _join(svc, _Woken(app_id, user_uri, params, pget_id, started_at))
     if isinstance(result, Answer):
-        if result.events:  # committed: count them now
-            svc.metrics.events_delivered.inc(result.events)
-            svc.metrics.messages_delivered.inc(result.messages)
-        if result.unsettled:
-            await messages.confirm(svc, list(result.unsettled))
+        await answered(svc, result)
     return result
+
+
+async def answered(svc: Services, answer: Answer) -> bytes:
+    """After the COMMIT that produced ``answer``: count it, complete what it could not, and hand
+    back the body to send."""
+    if answer.events:
+        svc.metrics.events_delivered.inc(answer.events)
+        svc.metrics.messages_delivered.inc(answer.messages)
+    if answer.unsettled:
+        await delivery.confirm(svc, list(answer.unsettled))
+    return answer.body
 
 
 @retrying
 async def _round(
     svc: Services, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float, first: bool
 ) -> Answer | Hold:
-    async with unit(svc) as u:
-        return await _apply(svc, u, app_id, user_uri, params, pget_id, started_at, first)
+    return await answering(
+        svc, lambda u: _apply(svc, u, app_id, user_uri, params, pget_id, started_at, first)
+    )
 
 
 async def _apply(
@@ -147,7 +158,7 @@ async def _apply(
     body = dumps(page(links.events(n), links.events(n + 1), events, resume=decision.resume))
     await u.tx.store_batch(app.id, n, body, [e.position for e in taken])
     receipts = [e.receipt for e in events if e.receipt is not None]
-    unsettled = await messages.settle_delivered(u, receipts)
+    unsettled = await delivery.settle_delivered(u, receipts)
     release.update(next_batch=n + 1, resume_pending=False)
     if decision.resume:
         release.update(ch_timeout=180, ch_low=15, ch_medium=5)
@@ -155,6 +166,81 @@ async def _apply(
     if displaces:
         await u.bump(app.id)
     return Answer(body, tuple(unsettled), len(events), len(receipts))
+
+
+# Answered by the transaction that moved them --------------------------------------------------
+# A message's transaction moves the recipient's application; its P-GET, parked on this node, would
+# wake after the COMMIT and run a transaction of its own to produce the batch, and the sender's P-GET
+# another one for the completion. Instead the message's transaction claims them from the parking lot
+# and runs their rounds itself; the answers go out once it commits.
+
+CLAIM_MAX = 4  # a transaction that moved more applications leaves them to the shared rounds
+
+
+class Claims:
+    """The parked P-GETs one transaction answers: ``answer`` inside it, last; then ``deliver``
+    after its COMMIT, or ``release`` if it failed (each P-GET then runs its own rounds again)."""
+
+    __slots__ = ("_done", "_svc", "_taken")
+
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        self._taken: list[tuple[Parked, Answer]] = []
+        self._done: list[Parked] = []  # claimed, and left to run their own rounds
+
+    async def answer(self, u: Unit) -> None:
+        """Claims and answers the parked P-GETs of the applications ``u`` moved. Not those that
+        these rounds move in turn (the sender, whose message a recipient's batch completed): the
+        recipient's answer would wait for them."""
+        if len(u.wakes) > CLAIM_MAX:
+            return
+        lot = self._svc.parked
+        for app_id in list(u.wakes):
+            p = lot.claim(app_id)
+            if p is None:
+                continue
+            self._done.append(p)  # until it has an answer: released whatever happens
+            try:
+                result = await _apply(
+                    self._svc, u, app_id, p.user_uri, p.params, p.pget_id, p.started_at, False
+                )
+            except UcwaError:  # replaced, or gone: its own round answers that
+                continue
+            if isinstance(result, Answer):
+                self._done.pop()
+                self._taken.append((p, result))
+
+    def deliver(self) -> None:
+        for p, result in self._taken:
+            p.answer = result
+            p.wake()
+        self._wake_done()
+
+    def release(self) -> None:
+        for p, _ in self._taken:
+            self._done.append(p)
+        self._taken.clear()
+        self._wake_done()
+
+    def _wake_done(self) -> None:
+        for p in self._done:
+            p.claimed = False
+            p.wake()
+        self._done.clear()
+
+
+async def answering(svc: Services, work: Callable[[Unit], Awaitable[T]]) -> T:
+    """``work`` in a unit of its own, which then answers the parked P-GETs it moved (``Claims``)."""
+    claims = Claims(svc)
+    try:
+        async with unit(svc) as u:
+            result = await work(u)
+            await claims.answer(u)
+    except BaseException:
+        claims.release()
+        raise
+    claims.deliver()
+    return result
 
 
 @retrying
@@ -230,6 +316,7 @@ async def _shared(svc: Services, chunk: list[tuple[_Woken, asyncio.Future[Answer
         live[0][1].set_exception(_Alone())
         return
     outcomes: list[Answer | Hold | UcwaError] = []
+    claims = Claims(svc)
     try:
         async with unit(svc) as u:
             ids = [w.app_id for w, _ in live]
@@ -247,7 +334,9 @@ async def _shared(svc: Services, chunk: list[tuple[_Woken, asyncio.Future[Answer
                     # Only this round fails. It raises before writing, but for access.load's touch
                     # of last_request_at, which the request did make.
                     outcomes.append(exc)
+            await claims.answer(u)  # the senders whose messages these batches completed
     except BaseException as exc:
+        claims.release()
         # Each round runs again alone, where a real fault shows as that request's own error.
         for _, done in live:
             if not done.done():
@@ -255,6 +344,7 @@ async def _shared(svc: Services, chunk: list[tuple[_Woken, asyncio.Future[Answer
         if not isinstance(exc, Exception):
             raise
         return
+    claims.deliver()
     for (_, done), outcome in zip(live, outcomes, strict=True):
         if done.done():  # its P-GET went away meanwhile: the batch stays for a replay
             continue

@@ -6,7 +6,7 @@ import logging
 
 from ..core.lifetime import Timers, Verdict, verdict
 from ..core.models import AppStatus
-from . import applications, leaving, messages, subscriptions
+from . import applications, delivery, leaving, subscriptions
 from . import timers as conversation_timers
 from .services import Services, unit
 
@@ -49,7 +49,7 @@ async def sweep(svc: Services) -> dict[Verdict, int]:
             svc.notifier.forget(seen.id)
     await conversation_timers.tick(svc)
     await subscriptions.tick(svc)
-    await messages.expire_deliveries(svc)
+    await delivery.expire_deliveries(svc)
     return counts
 
 

@@ -19,6 +19,7 @@ from ..core.events import Event
 from ..metrics import Metrics
 from ..ratelimit import RateLimits
 from ..store.interface import RetryableError, Store, Tx
+from .parking import ParkingLot
 
 if TYPE_CHECKING:
     from ..directory.client import Directory
@@ -46,6 +47,7 @@ class Services:
     directory: Directory | None = None  # the company directory, when LDAP_URL is set
     metrics: Metrics = field(default_factory=Metrics)
     woken: Gathered = field(default_factory=Gathered)
+    parked: ParkingLot = field(default_factory=ParkingLot)  # P-GETs held on this node
 
 
 @dataclass

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from starlette.types import Receive
 
 from ..actions import events, users
+from ..actions.parking import Parked
 from ..actions.services import Services
 from ..core.commands import PGet
 
@@ -42,13 +43,15 @@ _PROCESS = secrets.token_hex(6)
 _SERIAL = itertools.count(1)
 
 
-class _Held:
+class _Held(Parked):
     """One held P-GET: the notifier's callback for its current round (end the round's timeout now),
-    and whether its token was revoked meanwhile (``HeldRequests.revoke``)."""
+    whether its token was revoked meanwhile (``HeldRequests.revoke``), and, while it waits, its
+    place in the node's parking lot (a transaction that moves its application may answer it)."""
 
     __slots__ = ("deadline", "revoked")
 
-    def __init__(self) -> None:
+    def __init__(self, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float) -> None:
+        super().__init__(app_id, user_uri, params, pget_id, started_at)
         self.deadline: asyncio.Timeout | None = None
         self.revoked = False
 
@@ -56,6 +59,9 @@ class _Held:
         # Already expiring: the round is ending anyway (rescheduling then would raise).
         if self.deadline is not None and not self.deadline.expired():
             self.deadline.reschedule(-math.inf)
+
+    def wake(self) -> None:
+        self(True)
 
 
 class HeldRequests:
@@ -112,7 +118,8 @@ async def hold(
     One coroutine for the registration and the rounds: each frame a held P-GET keeps is paid ten
     thousand times over (bench/idle_pgets.py).
     """
-    held = _Held()
+    pget_id, started = f"{_PROCESS}-{next(_SERIAL)}", svc.clock()
+    held = _Held(app_id, user_uri, params, pget_id, started)
     digest = None
     if token is not None:
         digest, epoch = token
@@ -120,33 +127,41 @@ async def hold(
     try:
         if digest is not None and requests.epoch is not None and requests.epoch != epoch:
             held.revoked = not await users.token_stands(svc, digest)
-        pget_id = f"{_PROCESS}-{next(_SERIAL)}"
-        started = svc.clock()
         first = True
-        notifier = svc.notifier
+        notifier, lot = svc.notifier, svc.parked
         while True:
             if held.revoked:  # free the channel: the client comes back with a new token at once
                 await events.abandon(svc, app_id, pget_id)
                 return REVOKED
-            result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
-            if isinstance(result, events.Answer):
-                return result.body
-            first = False
-            within = result.until - svc.clock()
-            if within <= 0:
-                continue
+            if held.answer is not None:  # a committed transaction answered it (events.Claims)
+                return await events.answered(svc, held.answer)
+            hold_past: events.Hold | None = None  # None: claimed, wait for a deliver or a release
+            if not held.claimed:
+                result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
+                if isinstance(result, events.Answer):
+                    return result.body
+                first = False
+                if result.until <= svc.clock():
+                    continue
+                hold_past = result
+            waiter = None
             try:
                 async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
                     held.deadline = deadline
-                    waiter = notifier.add(app_id, result.version, within, held)
-                    if waiter is None:
-                        continue  # moved since the round read it: read again
+                    if hold_past is not None:
+                        within = hold_past.until - svc.clock()
+                        waiter = notifier.add(app_id, hold_past.version, within, held)
+                        if waiter is None:
+                            continue  # moved since the round read it: read again
+                        lot.park(held)
                     try:
                         # Returns only when the client has gone (a GET's empty body comes first).
                         while (await receive())["type"] != "http.disconnect":
                             pass
                     finally:
-                        notifier.discard(waiter)
+                        if waiter is not None:
+                            notifier.discard(waiter)
+                        lot.leave(held)
                         held.deadline = None
             except TimeoutError:
                 continue  # woken, or the deadline came: another round
