@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -58,11 +59,14 @@ async def watch(svc: Services, cache: TokenCache, held: HeldTokens, every: float
     while True:
         await asyncio.sleep(every)
         try:
+            read_at = time.monotonic()
             async with svc.store.transaction() as tx:
                 epoch = await tx.get_counter(REVOCATION)
+            # Requests read it too when it is older than REVOCATION_CHECK (``verify_token``): this
+            # read spares them that while the watch keeps up, on the path of every message.
+            cache.observe(epoch, read_at)
             if epoch == seen:
                 continue
-            cache.observe(epoch)
             if seen is None:
                 held.observe(epoch)
             else:

@@ -235,10 +235,14 @@ class TokenCache:
         self._checked_at = mono
         return True
 
-    def observe(self, epoch: int) -> None:
+    def observe(self, epoch: int, read_at: float | None = None) -> None:
+        """``read_at``: when a reader other than ``verify_token`` (the node's revocation watch) began
+        the read of ``epoch``; requests then need not read it again for ``check_every``."""
         if epoch != self.epoch:
             self._items.clear()
             self.epoch = epoch
+        if read_at is not None and read_at > self._checked_at:
+            self._checked_at = read_at
 
     def get(self, digest: str, now: float) -> str | None:
         item = self._items.get(digest)

@@ -21,6 +21,7 @@ from ..schema import (
 )
 from .base import TxBase
 from .rows import user_from_row
+from .statements import COUNTER
 from .users import like_escape
 
 
@@ -31,8 +32,7 @@ def _group_key(g: DistributionGroup) -> str:
 class DirectoryTx(TxBase):
     # coordination ------------------------------------------------------------------------
     async def get_counter(self, name: str) -> int:
-        stmt = sa.select(coordination.c.value).where(coordination.c.name == name)
-        value = (await self._conn.execute(stmt)).scalar_one_or_none()
+        value = (await self._run(COUNTER, {"b_name": name})).scalar_one_or_none()
         return int(value or 0)
 
     async def bump_counter(self, name: str) -> int:

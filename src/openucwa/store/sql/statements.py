@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..schema import applications, batches, conversations, messages, sessions
+from ..schema import applications, batches, conversations, coordination, messages, sessions
 from ..schema import events as queue
 
 _b = sa.bindparam
@@ -29,6 +29,7 @@ CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
 SESSION_DOCS = sa.select(conversations.c.doc).where(conversations.c.session_id == _b("b_sid"))
 MESSAGE_GET = sa.select(messages).where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
 MESSAGE_UPDATE = messages.update().where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
+COUNTER = sa.select(coordination.c.value).where(coordination.c.name == _b("b_name"))
 INSERTS: dict[sa.Table, sa.Insert] = {}
 
 
