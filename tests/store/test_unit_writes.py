@@ -307,3 +307,45 @@ async def test_a_unit_after_the_database_dropped_its_connections(store: SqlStore
     await asyncio.sleep(0.05)  # the kernel has told the server's side of each socket
     async with store.transaction() as tx:
         assert await tx.get_application("app1") is not None
+
+
+async def test_a_units_own_views_and_messages_read_back_without_asking_again(store: SqlStore) -> None:
+    """A message's unit reads back what it wrote: the session it locked, its views, the message it
+    added (the sender's completion when the same unit produces the recipient's batch). PostgreSQL
+    answers those reads from what the unit holds; the writes still reach the database."""
+    await seed(store, app())
+    async with store.transaction() as tx:
+        await tx.add_session("s1", NOW)
+        await tx.put_conversation(view("c1"))
+        await tx.put_conversation(view("c2"))
+    sent: list[str] = []
+
+    def log(record: Any) -> None:
+        sent.append(record.query)
+
+    for n in (1, 2):  # the second time, asyncpg and the closing statement are warmed up
+        sent.clear()
+        async with store.transaction() as tx:
+            if isinstance(store, PgStore):
+                tx._raw.add_query_logger(log)  # type: ignore[attr-defined]
+            assert await tx.lock_session("s1")
+            mine = next(v for v in await tx.session_views("s1") if v.id == "c1")
+            mine.next_message = n + 1
+            await tx.put_conversation(mine)
+            await tx.add_message(message(n))
+            assert await tx.try_lock_session("s1") is True
+            assert await tx.get_conversation("c1") == mine
+            assert [v.next_message for v in await tx.session_views("s1")] == [n + 1, 1]
+            assert await tx.get_message("c1", n) == message(n)
+            await tx.update_message("c1", n, status=MessageStatus.SUCCEEDED, failed=())
+            assert await tx.get_message("c1", n) == message(n, MessageStatus.SUCCEEDED)
+        async with store.transaction() as tx:
+            if isinstance(store, PgStore):
+                tx._raw.remove_query_logger(log)  # type: ignore[attr-defined]
+            stored = await tx.get_conversation("c1")
+            assert stored is not None and stored.next_message == n + 1
+            assert await tx.get_message("c1", n) == message(n, MessageStatus.SUCCEEDED)
+    if isinstance(store, PgStore):  # the lock and the session's views; then only writes
+        assert [q.split()[0] for q in sent[:2]] == ["SELECT", "SELECT"]
+        assert not [q for q in sent[2:] if q.startswith("SELECT")], sent
+        assert sent[-1].endswith("; COMMIT; BEGIN")

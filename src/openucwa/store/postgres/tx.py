@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..schema import events as queue
 from ..sql import SqlTx
 from ..sql.channel import stored_event
 from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
-from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, SESSION_DOCS, insert_statement
+from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, insert_statement
 from .queues import KnownEmpty
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
 from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
@@ -75,6 +76,9 @@ _CONV_UPSERT = _CONV_INSERT.on_conflict_do_update(
 _LOCK_MANY = (
     sa.select(applications).where(applications.c.id == _IDS).order_by(applications.c.id).with_for_update()
 )
+_SESSION_DOCS = sa.select(conversations.c.id, conversations.c.doc).where(
+    conversations.c.session_id == sa.bindparam("b_sid")
+)
 _QUEUED_MANY = sa.select(queue).where(queue.c.app_id == _IDS).order_by(queue.c.app_id, queue.c.position)
 
 
@@ -107,17 +111,21 @@ class PgTx(SqlTx):
         self._deferred = Deferred()
         self._locked: set[str] = set()  # applications whose row this transaction holds
         self._queued = 0
-        # Views of the sessions this unit has locked, as read under the lock (docs, decoded anew at
-        # each read): the view an action reads again after locking its session and the session's
-        # views it reads next are one statement. Forgotten at any write that may touch them.
+        # Views of the sessions this unit has locked, as read under the lock and as it wrote them
+        # since (docs, decoded anew at each read): the view an action reads again after locking its
+        # session, the session's views it reads next, and those it reads after writing them are one
+        # statement. The same for the messages it added. Forgotten at any other write.
         self._session_of: dict[str, str] = {}  # conversation → its session, as read
         self._sessions: set[str] = set()  # locked by this unit
-        self._docs: dict[str, list[str]] = {}
+        self._docs: dict[str, dict[str, str]] = {}  # session → its conversations' docs, by id
+        self._messages: dict[tuple[str, int], Message] = {}
         conn.before = self._off_path
 
     async def _off_path(self) -> None:
-        """Before any statement off the hot path: it may write anything."""
+        """Before any statement off the hot path: it may write anything (delete a session, say)."""
         self._docs.clear()
+        self._messages.clear()
+        self._sessions.clear()
         await self.flush()
 
     async def flush(self) -> None:
@@ -255,6 +263,8 @@ class PgTx(SqlTx):
         return locked
 
     async def try_lock_session(self, session_id: str) -> bool | None:
+        if session_id in self._sessions:  # this unit holds it
+            return True
         locked = await super().try_lock_session(session_id)
         if locked:
             self._sessions.add(session_id)
@@ -278,18 +288,22 @@ class PgTx(SqlTx):
     async def _views(self, session_id: str) -> list[ConvView]:
         docs = self._docs.get(session_id)
         if docs is None:
-            docs = list((await self._run(SESSION_DOCS, {"b_sid": session_id})).scalars())
-            self._docs[session_id] = docs
-        return [ConvView.from_doc(orjson.loads(d)) for d in docs]
+            rows = await self._run(_SESSION_DOCS, {"b_sid": session_id})
+            docs = self._docs[session_id] = {conv_id: doc for conv_id, doc in rows}
+        return [ConvView.from_doc(orjson.loads(d)) for d in docs.values()]
 
     async def delete_conversation(self, conv_id: str) -> None:
         self._docs.clear()
+        self._messages.clear()
         await super().delete_conversation(conv_id)
 
     async def put_conversation(self, view: ConvView) -> None:
         """An upsert, waiting for the next statement: views are written under their session's lock."""
-        self._docs.clear()
         doc = orjson.dumps(view).decode()
+        docs = self._docs.get(view.session_id)
+        if docs is not None:
+            docs[view.id] = doc
+        self._session_of[view.id] = view.session_id
         values = {"id": view.id, "app_id": view.app_id, "session_id": view.session_id, "doc": doc}
         await self._defer(_CONV_UPSERT, values, "upsert", ("conversations", view.id))
 
@@ -303,11 +317,19 @@ class PgTx(SqlTx):
             "failed": orjson.dumps(list(failed)).decode(),
         }
         await self._defer(MESSAGE_UPDATE, values, "update", ("messages", conv_id, str(n)))
+        added = self._messages.get((conv_id, n))
+        if added is not None:
+            self._messages[conv_id, n] = dataclasses.replace(added, status=status, failed=tuple(failed))
+
+    async def get_message(self, conv_id: str, n: int) -> Message | None:
+        added = self._messages.get((conv_id, n))
+        return added if added is not None else await super().get_message(conv_id, n)
 
     async def add_message(self, m: Message) -> None:
         """Deferred: the message's number is unique under its session's lock (a clash fails the unit)."""
         values = message_values(m)
         await self._defer(insert_statement(messages), values, "insert", ("messages", m.conv_id, str(m.n)))
+        self._messages[m.conv_id, m.n] = m
 
     async def queued_events_many(self, app_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         out: dict[str, list[StoredEvent]] = {}
