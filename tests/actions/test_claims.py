@@ -3,6 +3,8 @@ itself (``events.Claims``): in the same COMMIT, handed over only after it, hande
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from openucwa.actions import events, messages
@@ -20,14 +22,21 @@ from .test_messages import _connected, _sent, _text
 class Probe(Parked):
     """A parked P-GET that counts the times it was told to look again."""
 
-    __slots__ = ("wakes",)
+    __slots__ = ("order", "wakes")
 
     def __init__(self, app_id: str, user: str, params: commands.PGet, pget_id: str, started: float) -> None:
         super().__init__(app_id, user, params, pget_id, started)
         self.wakes = 0
+        self.order: list[str] = []
 
     def wake(self) -> None:
         self.wakes += 1
+        if self.answer is not None:  # the held request takes it on its next turn
+            asyncio.get_running_loop().call_soon(self._take)
+
+    def _take(self) -> None:
+        self.order.append("recipient")
+        self.took()
 
 
 async def _park(world: World, app_id: str, user: str) -> Probe:
@@ -53,6 +62,8 @@ async def test_a_message_answers_the_recipients_parked_pget_in_its_own_commit(wo
     probe = await _park(world, lene, LENE)
     commits = _store(world).commits
     await messages.send_message(world.svc, tosh, TOSH, conv, _text("What's up?"))
+    probe.order.append("sender")
+    assert probe.order == ["recipient", "sender"]  # the 201 waits for the recipient's answer
     assert _store(world).commits == commits + 1  # no round of its own for the recipient
     assert probe.answer is not None and probe.wakes == 1 and len(world.svc.parked) == 0
     assert b"What%27s+up%3F" in probe.answer.body  # the message, as its data URI

@@ -215,11 +215,16 @@ class Claims:
                 self._done.pop()
                 self._taken.append((p, result))
 
-    def deliver(self) -> None:
+    def deliver(self) -> list[asyncio.Future[None]]:
+        """Hands each answer over; returns what completes once each request has it in hand."""
+        taken = []
         for p, result in self._taken:
             p.answer = result
+            p.taken = asyncio.get_running_loop().create_future()
+            taken.append(p.taken)
             p.wake()
         self._wake_done()
+        return taken
 
     def release(self) -> None:
         for p, _ in self._taken:
@@ -234,8 +239,17 @@ class Claims:
         self._done.clear()
 
 
-async def answering(svc: Services, work: Callable[[Unit], Awaitable[T]]) -> T:
-    """``work`` in a unit of its own, which then answers the parked P-GETs it moved (``Claims``)."""
+HAND_OVER = 0.05  # seconds a message waits at most for its recipients to take their answers
+
+
+async def answering(
+    svc: Services, work: Callable[[Unit], Awaitable[T]], *, recipients_first: bool = False
+) -> T:
+    """``work`` in a unit of its own, which then answers the parked P-GETs it moved (``Claims``).
+
+    ``recipients_first``: returns only once those P-GETs have their answers in hand, so that a
+    recipient's answer goes out before the sender's (the 201 of a message waits for it).
+    """
     claims = Claims(svc)
     try:
         async with unit(svc) as u:
@@ -244,7 +258,9 @@ async def answering(svc: Services, work: Callable[[Unit], Awaitable[T]]) -> T:
     except BaseException:
         claims.release()
         raise
-    claims.deliver()
+    taken = claims.deliver()
+    if recipients_first and taken:
+        await asyncio.wait(taken, timeout=HAND_OVER)
     return result
 
 

@@ -24,7 +24,9 @@ _NOT_CONNECTED = "Messaging is not connected."
 async def send_message(svc: Services, app_id: str, user_uri: str, conv_id: str, cmd: SendMessage) -> str:
     """Returns the sender's message href (the 201's Location)."""
     await quotas.spend_message(svc, user_uri, len(cmd.body.text.encode()))
-    return await events.answering(svc, lambda u: _send(u, app_id, user_uri, conv_id, cmd))
+    return await events.answering(
+        svc, lambda u: _send(u, app_id, user_uri, conv_id, cmd), recipients_first=True
+    )
 
 
 async def _send(u: Unit, app_id: str, user_uri: str, conv_id: str, cmd: SendMessage) -> str:

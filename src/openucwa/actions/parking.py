@@ -5,6 +5,7 @@ from send to delivery."""
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ class Parked(ABC):
     answer it; ``answer``: set once that transaction committed (never before: a P-GET that wakes
     for another reason in between must not answer work that may still roll back)."""
 
-    __slots__ = ("answer", "app_id", "claimed", "params", "pget_id", "started_at", "user_uri")
+    __slots__ = ("answer", "app_id", "claimed", "params", "pget_id", "started_at", "taken", "user_uri")
 
     def __init__(self, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float) -> None:
         self.app_id = app_id
@@ -29,6 +30,13 @@ class Parked(ABC):
         self.started_at = started_at
         self.claimed = False
         self.answer: Answer | None = None
+        self.taken: asyncio.Future[None] | None = None  # for a transaction waiting until it is
+
+    def took(self) -> None:
+        """The held request has its answer in hand (and sends it before it next yields), or has
+        ended otherwise."""
+        if self.taken is not None and not self.taken.done():
+            self.taken.set_result(None)
 
     @abstractmethod
     def wake(self) -> None:

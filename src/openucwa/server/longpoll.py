@@ -134,7 +134,9 @@ async def hold(
                 await events.abandon(svc, app_id, pget_id)
                 return REVOKED
             if held.answer is not None:  # a committed transaction answered it (events.Claims)
-                return await events.answered(svc, held.answer)
+                body = await events.answered(svc, held.answer)
+                held.took()  # sent as this returns: the message's sender hears back after this
+                return body
             hold_past: events.Hold | None = None  # None: claimed, wait for a deliver or a release
             if not held.claimed:
                 result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
@@ -168,5 +170,6 @@ async def hold(
             await events.abandon(svc, app_id, pget_id)
             return None
     finally:
+        held.took()
         if digest is not None:
             requests._remove(digest, held)
