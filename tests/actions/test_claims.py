@@ -128,3 +128,16 @@ async def test_a_transaction_moving_many_applications_leaves_them_to_their_own_r
     claims.deliver()
     assert all(not p.claimed and p.answer is None for p in probes)
     assert len(world.svc.parked) == len(probes)
+
+
+async def test_a_request_gone_before_the_hand_over_is_not_waited_for(world: World) -> None:
+    _tosh, lene, _conv = await _connected(world)
+    probe = await _park(world, lene, LENE)
+    ping = Event("conversation", "/c", "added", "ping", "/c/ping", Priority.HIGH)
+    claims = events.Claims(world.svc)
+    async with unit(world.svc) as u:
+        await u.emit(lene, [ping])
+        await claims.answer(u)
+    probe.took()  # its client went away (the held request ended) before the COMMIT
+    assert claims.deliver() == []  # nothing for a message to wait for
+    assert probe.answer is not None  # the batch was produced: the client's next P-GET replays it

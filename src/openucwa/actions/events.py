@@ -175,9 +175,9 @@ async def _apply(
 
 # Answered by the transaction that moved them --------------------------------------------------
 # A message's transaction moves the recipient's application; its P-GET, parked on this node, would
-# wake after the COMMIT and run a transaction of its own to produce the batch, and the sender's P-GET
-# another one for the completion. Instead the message's transaction claims them from the parking lot
-# and runs their rounds itself; the answers go out once it commits.
+# wake after the COMMIT and run a transaction of its own to produce the batch. Instead the message's
+# transaction claims it from the parking lot and runs its round itself; the answer goes out once it
+# commits. A P-GET's round does the same for the sender's P-GET, whose message its batch completed.
 
 CLAIM_MAX = 4  # a transaction that moved more applications leaves them to the shared rounds
 
@@ -220,8 +220,9 @@ class Claims:
         taken = []
         for p, result in self._taken:
             p.answer = result
-            p.taken = asyncio.get_running_loop().create_future()
-            taken.append(p.taken)
+            if not p.ended:  # its client went away meanwhile: the batch stays for a replay
+                p.taken = asyncio.get_running_loop().create_future()
+                taken.append(p.taken)
             p.wake()
         self._wake_done()
         return taken

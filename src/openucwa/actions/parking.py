@@ -20,7 +20,17 @@ class Parked(ABC):
     answer it; ``answer``: set once that transaction committed (never before: a P-GET that wakes
     for another reason in between must not answer work that may still roll back)."""
 
-    __slots__ = ("answer", "app_id", "claimed", "params", "pget_id", "started_at", "taken", "user_uri")
+    __slots__ = (
+        "answer",
+        "app_id",
+        "claimed",
+        "ended",
+        "params",
+        "pget_id",
+        "started_at",
+        "taken",
+        "user_uri",
+    )
 
     def __init__(self, app_id: str, user_uri: str, params: PGet, pget_id: str, started_at: float) -> None:
         self.app_id = app_id
@@ -31,10 +41,12 @@ class Parked(ABC):
         self.claimed = False
         self.answer: Answer | None = None
         self.taken: asyncio.Future[None] | None = None  # for a transaction waiting until it is
+        self.ended = False
 
     def took(self) -> None:
         """The held request has its answer in hand (and sends it before it next yields), or has
         ended otherwise."""
+        self.ended = True
         if self.taken is not None and not self.taken.done():
             self.taken.set_result(None)
 
