@@ -17,6 +17,11 @@ moves that timeout to "now" (``Timeout.reschedule``): the timeout cancels the pe
 and we run another round. A cancelled ``receive()`` loses nothing: a GET has no body to lose, and a
 disconnect is reported again by the next ``receive()``.
 
+While it waits, a held P-GET is also parked (``actions.parking``): a transaction that moves its
+application (a message to it) may claim it and run its round itself (``events.Claims``). A claimed
+request waits on, without the notifier, until that transaction hands it an answer after its COMMIT
+or hands it back.
+
 A held P-GET outlives the check of its token: ``HeldRequests`` files it under the token's hash, so
 that when the node learns of a revocation (``actions.revocation``, whoever made it) the P-GETs whose
 token died are woken to answer 401 rather than wait out their deadline.
@@ -138,12 +143,14 @@ async def hold(
                 held.took()  # sent as this returns: the message's sender hears back after this
                 return body
             hold_past: events.Hold | None = None  # None: claimed, wait for a deliver or a release
+            within = 0.0
             if not held.claimed:
                 result = await events.pget_round(svc, app_id, user_uri, params, pget_id, started, first)
                 if isinstance(result, events.Answer):
                     return result.body
                 first = False
-                if result.until <= svc.clock():
+                within = result.until - svc.clock()
+                if within <= 0:
                     continue
                 hold_past = result
             waiter = None
@@ -151,7 +158,6 @@ async def hold(
                 async with asyncio.timeout(None) as deadline:  # the notifier's timer ends it
                     held.deadline = deadline
                     if hold_past is not None:
-                        within = hold_past.until - svc.clock()
                         waiter = notifier.add(app_id, hold_past.version, within, held)
                         if waiter is None:
                             continue  # moved since the round read it: read again
