@@ -84,7 +84,7 @@ async def test_the_sender_parked_too_is_woken_not_claimed(world: World) -> None:
     await messages.send_message(world.svc, tosh, TOSH, conv, _text("hi"))
     assert recipient.answer is not None
     assert sender.answer is None and not sender.claimed
-    assert len(world.svc.parked) == 1  # still parked; the bus woke its request for a round
+    assert len(world.svc.parked) == 1  # still parked: the bus's wake sends it to a round of its own
 
 
 async def test_an_answer_is_handed_over_after_the_commit_and_back_if_the_transaction_fails(

@@ -139,9 +139,7 @@ async def hold(
                 await events.abandon(svc, app_id, pget_id)
                 return REVOKED
             if held.answer is not None:  # a committed transaction answered it (events.Claims)
-                body = await events.answered(svc, held.answer)
-                held.took()  # sent as this returns: the message's sender hears back after this
-                return body
+                return await events.answered(svc, held.answer)
             hold_past: events.Hold | None = None  # None: claimed, wait for a deliver or a release
             within = 0.0
             if not held.claimed:
@@ -176,6 +174,8 @@ async def hold(
             await events.abandon(svc, app_id, pget_id)
             return None
     finally:
+        # The answer (if any) is sent as this returns, before the loop turns: a message's sender,
+        # waiting for this, hears back after the recipient (events.answering).
         held.took()
         if digest is not None:
             requests._remove(digest, held)

@@ -130,10 +130,9 @@ class PgTx(SqlTx):
 
     async def flush(self) -> None:
         """Sends the deferred writes now, in one statement."""
-        if self._deferred:
-            writes, args = self._deferred.drain()
-            sql = combined(writes[:-1], writes[-1]) if len(writes) > 1 else writes[0]
-            await _clashing(run(self._raw, sql, args, ()))
+        pending = self.closing()
+        if pending is not None:
+            await _clashing(run(self._raw, *pending, ()))
 
     def closing(self) -> tuple[str, list[Any]] | None:
         """The deferred writes as one statement and its arguments, for the message that also carries
