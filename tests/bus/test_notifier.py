@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 
-from openucwa.bus.notifier import Notifier
+from openucwa.bus.notifier import VERSION_MEMORY, Notifier
 from tests.bus.waiting import wait
 from tests.manual_clock import ManualClock
 
@@ -250,4 +250,25 @@ async def test_stale_deadlines_are_compacted(n: Notifier, clock: ManualClock) ->
     assert keep is not None
     clock.advance(0.05)  # the timer still serves what is left
     assert fired == [False]
+    assert n.waiting() == 0
+
+
+async def test_versions_are_remembered_for_a_while_not_for_ever(n: Notifier, clock: ManualClock) -> None:
+    """``add`` refuses a stale registration for at least VERSION_MEMORY seconds after the wake; a
+    node that saw thousands of applications move keeps only those that moved lately."""
+    for i in range(1000):
+        n.notify(f"app{i}", 3)
+    assert n.remembered() == 1000
+    clock.advance(VERSION_MEMORY)
+    n.notify("fresh", 1)  # a new generation begins; the last one is still consulted
+    assert n.remembered() == 1001
+    assert n.add("app7", 2, 10, lambda moved: None) is None  # 3 passed 2: read again
+    n.notify("app7", 2)  # a late, reordered wake is still recognised as old
+    assert n.add("app7", 2, 10, lambda moved: None) is None
+    clock.advance(VERSION_MEMORY)
+    n.notify("fresh", 2)
+    assert n.remembered() == 1  # only "fresh" moved within the last generation
+    waiter = n.add("app7", 2, 10, lambda moved: None)  # forgotten: it registers
+    assert waiter is not None
+    n.discard(waiter)
     assert n.waiting() == 0

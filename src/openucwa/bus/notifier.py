@@ -10,6 +10,12 @@ wake carries no data: the woken request re-reads the store, so lost or duplicate
 read. Waiters leave on wake, deadline or ``discard`` (client gone), so an idle node holds nothing but
 one small entry per request actually pending.
 
+The versions it has seen are what ``add`` checks; they only need to outlive the moment between a
+round reading its application and registering (milliseconds). So they are kept in two generations
+of ``VERSION_MEMORY`` seconds each, and a version no wake has raised for that long is forgotten: a
+node running for months remembers the applications that moved lately, not every one that ever did
+(nor those that another node purged, which this node's reaper never ``forget``s).
+
 Why callbacks and one shared timer rather than a future, a task or a loop timer per waiter: a node
 holds thousands of idle P-GETs, and whatever each one owns is paid for as long as it is held
 (bench/idle_pgets.py; a uvloop timer alone is about 0.5 KB). The deadlines live in one heap served by
@@ -23,6 +29,8 @@ import heapq
 from collections.abc import Callable
 
 from ..clock import Clock, Timer
+
+VERSION_MEMORY = 60.0  # seconds a version is remembered at least after its last wake
 
 Wake = Callable[[bool], object]
 """Called once: True when the application moved (or on ``notify_all``), False at the deadline."""
@@ -46,7 +54,10 @@ class Waiter:
 class Notifier:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or Clock()
+        # app id → the newest version a wake said it passed: this generation's, and the last one's.
         self._versions: dict[str, int] = {}
+        self._older: dict[str, int] = {}
+        self._generation_ends = self._clock() + VERSION_MEMORY
         # app id → its live waiters; no entry for an application nobody awaits.
         self._waiters: dict[str, list[Waiter]] = {}
         self._deadlines: list[Waiter] = []  # heap by ``when``, stale entries included
@@ -55,8 +66,11 @@ class Notifier:
         self._timer_at = 0.0
 
     def notify(self, app_id: str, version: int) -> None:
-        if version <= self._versions.get(app_id, -1):
+        if version <= self._version(app_id):
             return
+        if self._clock() >= self._generation_ends:
+            self._older, self._versions = self._versions, {}
+            self._generation_ends = self._clock() + VERSION_MEMORY
         self._versions[app_id] = version
         waiters = self._waiters.get(app_id)
         if not waiters:
@@ -86,11 +100,20 @@ class Notifier:
     def forget(self, app_id: str) -> None:
         """An ended application needs no version memory (its waiters were woken already)."""
         self._versions.pop(app_id, None)
+        self._older.pop(app_id, None)
+
+    def remembered(self) -> int:
+        """How many applications' versions are kept (bounded by those that moved lately)."""
+        return len(self._versions.keys() | self._older.keys())
+
+    def _version(self, app_id: str) -> int:
+        version = self._versions.get(app_id)
+        return self._older.get(app_id, -1) if version is None else version
 
     def add(self, app_id: str, after: int, within: float, wake: Wake) -> Waiter | None:
         """Call ``wake`` once: when the application passes version ``after``, or ``within`` seconds
         from now. None (and nothing registered) when it already has passed it."""
-        if self._versions.get(app_id, -1) > after:
+        if self._version(app_id) > after:
             return None
         w = Waiter(app_id, after, self._clock() + within, wake)
         waiters = self._waiters.get(app_id)
