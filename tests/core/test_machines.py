@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openucwa.core.conversation import ConvView, Direction, Invitation
+from openucwa.core.conversation import ConvView, Direction, Invitation, InvitationKind
 from openucwa.core.errors import CONFLICT
 from openucwa.core.machines import IllegalTransition, Machine
 from openucwa.core.machines.conversation import CONVERSATION, ConversationState, ConversationTrigger
@@ -204,3 +204,13 @@ def test_documents_round_trip_with_enums() -> None:
     back = ConvView.from_doc(doc)
     assert back == v
     assert back.invitations[0].state is INV.FAILED and back.direction is Direction.OUTGOING
+    # Fields a document may lack come back as their defaults, as members.
+    for key in ("state", "messaging", "formats"):
+        del doc[key]
+    for key in ("state", "kind"):
+        del doc["invitations"][0][key]
+    old = ConvView.from_doc(doc)
+    assert old.state is ConversationState.CONNECTING and old.messaging is MessagingState.CONNECTING
+    assert old.formats == ("Plain",)
+    assert old.invitations[0].state is INV.CONNECTING
+    assert old.invitations[0].kind is InvitationKind.MESSAGING
