@@ -243,6 +243,15 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
 
 
+def _placement(pairs: int, nodes: int, how: str) -> list[int]:
+    """The node of each side, sender then recipient, pair by pair. ``mixed``: pair i's sender on
+    node i % N and its recipient on (i + i // N) % N, so that with two nodes half the pairs talk
+    across nodes and half within one; ``within``: both on node i % N; ``across``: the recipient
+    on the next node."""
+    offset = {"mixed": lambda i: i // nodes, "within": lambda i: 0, "across": lambda i: 1}[how]
+    return [node for i in range(pairs) for node in (i % nodes, (i + offset(i)) % nodes)]
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     own_dir = None if args.data_dir else tempfile.mkdtemp(prefix="imload-")
     data_dir = args.data_dir or own_dir
@@ -259,11 +268,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.to_thread(s.start)
         ports = [s.port for s in servers] if servers else [args.port]
         pids = [s.pid for s in servers] if servers else ([args.server_pid] if args.server_pid else [])
-        # Pair i: the sender on node i % N, the recipient on node (i + i // N) % N, so that with
-        # two nodes half the pairs talk across nodes and half within one.
-        placement = [
-            node for i in range(args.pairs) for node in (i % len(ports), (i + i // len(ports)) % len(ports))
-        ]
+        placement = _placement(args.pairs, len(ports), args.placement)
         sides = [await sign_in(HOST, ports[node], u) for u, node in zip(users, placement, strict=True)]
         pumps = [asyncio.create_task(s.pump()) for s in sides]
         pairs = [(sides[2 * i], sides[2 * i + 1]) for i in range(args.pairs)]
@@ -367,6 +372,12 @@ def main() -> None:
         help="server processes sharing --database-url and --redis-url; users spread over them",
     )
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="with --nodes > 1")
+    ap.add_argument(
+        "--placement",
+        choices=("mixed", "within", "across"),
+        default="mixed",
+        help="with --nodes > 1: half the pairs across nodes (mixed), none (within), or all (across)",
+    )
     args = ap.parse_args()
     if args.nodes > 1 and not args.database_url:
         ap.error("--nodes > 1 needs --database-url: nodes share a PostgreSQL database")
