@@ -23,7 +23,7 @@ from ..schema import events as queue
 from ..sql import SqlTx
 from ..sql.channel import stored_event
 from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
-from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, insert_statement
+from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, SESSION_DOCS, insert_statement
 from .queues import KnownEmpty
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
 from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
@@ -75,9 +75,6 @@ _CONV_UPSERT = _CONV_INSERT.on_conflict_do_update(
 )
 _LOCK_MANY = (
     sa.select(applications).where(applications.c.id == _IDS).order_by(applications.c.id).with_for_update()
-)
-_SESSION_DOCS = sa.select(conversations.c.id, conversations.c.doc).where(
-    conversations.c.session_id == sa.bindparam("b_sid")
 )
 _QUEUED_MANY = sa.select(queue).where(queue.c.app_id == _IDS).order_by(queue.c.app_id, queue.c.position)
 
@@ -287,7 +284,7 @@ class PgTx(SqlTx):
     async def _views(self, session_id: str) -> list[ConvView]:
         docs = self._docs.get(session_id)
         if docs is None:
-            rows = await self._run(_SESSION_DOCS, {"b_sid": session_id})
+            rows = await self._run(SESSION_DOCS, {"b_sid": session_id})
             docs = self._docs[session_id] = {conv_id: doc for conv_id, doc in rows}
         return [ConvView.from_doc(orjson.loads(d)) for d in docs.values()]
 

@@ -75,8 +75,8 @@ class ConversationsTx(TxBase):
         return sorted(views, key=lambda v: (v.created_at, v.id))
 
     async def session_views(self, session_id: str) -> list[ConvView]:
-        docs = (await self._run(SESSION_DOCS, {"b_sid": session_id})).scalars()
-        views = [ConvView.from_doc(orjson.loads(d)) for d in docs]
+        rows = await self._run(SESSION_DOCS, {"b_sid": session_id})
+        views = [ConvView.from_doc(orjson.loads(doc)) for _, doc in rows]
         return sorted(views, key=lambda v: (v.created_at, v.id))
 
     async def delete_conversation(self, conv_id: str) -> None:

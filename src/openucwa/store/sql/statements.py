@@ -26,7 +26,10 @@ SESSION_LOCK = SESSION_ROW.with_for_update()
 SESSION_TRY_LOCK = SESSION_ROW.with_for_update(skip_locked=True)
 CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
 CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
-SESSION_DOCS = sa.select(conversations.c.doc).where(conversations.c.session_id == _b("b_sid"))
+# With each id: PostgreSQL's unit keeps a session's documents by conversation (``postgres.tx``).
+SESSION_DOCS = sa.select(conversations.c.id, conversations.c.doc).where(
+    conversations.c.session_id == _b("b_sid")
+)
 MESSAGE_GET = sa.select(messages).where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
 MESSAGE_UPDATE = messages.update().where(messages.c.conv_id == _b("b_conv"), messages.c.n == _b("b_n"))
 COUNTER = sa.select(coordination.c.value).where(coordination.c.name == _b("b_name"))
