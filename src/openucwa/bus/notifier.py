@@ -68,9 +68,10 @@ class Notifier:
     def notify(self, app_id: str, version: int) -> None:
         if version <= self._version(app_id):
             return
-        if self._clock() >= self._generation_ends:
+        now = self._clock()
+        if now >= self._generation_ends:
             self._older, self._versions = self._versions, {}
-            self._generation_ends = self._clock() + VERSION_MEMORY
+            self._generation_ends = now + VERSION_MEMORY
         self._versions[app_id] = version
         waiters = self._waiters.get(app_id)
         if not waiters:
