@@ -3,10 +3,12 @@
 Starts its own server (SQLite, one process), signs in ``--connections`` users, then for each
 resource keeps that many keep-alive connections asking for it back to back for ``--seconds``, and
 prints requests per second and the server's CPU time per request (``/proc``). ``GET /`` needs
-neither the database nor a token: it is HTTP, routing and our middleware alone.
+neither the database nor a token: it is HTTP, routing and our middleware alone. ``create-again`` is
+what a client sends when it comes back after a network blip: POST the applications href with the
+endpointId it used before, which answers 200 with the application it already has.
 
     .venv/bin/python bench/request_cost.py
-    .venv/bin/python bench/request_cost.py --connections 8 --seconds 5
+    .venv/bin/python bench/request_cost.py --connections 8 --seconds 5 [--only me create-again]
 """
 
 from __future__ import annotations
@@ -19,31 +21,49 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import HOST, Server, process_cpu
 from imload import Conn, Side, seed_users, sign_in
 
-RESOURCES: dict[str, tuple[Callable[[Side], str], bool]] = {
-    "root": (lambda s: "/", False),
-    "application": (lambda s: str(s.app["_links"]["self"]["href"]), True),
-    "me": (lambda s: str(s.app["_embedded"]["me"]["_links"]["self"]["href"]), True),
+APPLICATIONS = "/ucwa/oauth/v1/applications"
+
+
+@dataclass(frozen=True)
+class Ask:
+    method: str
+    path: Callable[[Side], str]
+    body: Callable[[Side], Any] = lambda s: None
+    authenticated: bool = True
+
+
+RESOURCES: dict[str, Ask] = {
+    "root": Ask("GET", lambda s: "/", authenticated=False),
+    "application": Ask("GET", lambda s: str(s.app["_links"]["self"]["href"])),
+    "me": Ask("GET", lambda s: str(s.app["_embedded"]["me"]["_links"]["self"]["href"])),
+    "create-again": Ask(
+        "POST",
+        lambda s: APPLICATIONS,
+        lambda s: {"userAgent": "imload", "endpointId": s.user, "culture": "en-US"},
+    ),
 }
 
 
-async def _ask(conn: Conn, path: str, until: float) -> int:
-    done = 0
+async def _ask(conn: Conn, ask: Ask, side: Side, until: float) -> int:
+    done, path, body = 0, ask.path(side), ask.body(side)
     while time.perf_counter() < until:
-        status, _, data = await conn.request("GET", path)
+        status, _, data = await conn.json(ask.method, path, body)
         if status != 200:
-            raise RuntimeError(f"GET {path}: {status} {data[:200]!r}")
+            raise RuntimeError(f"{ask.method} {path}: {status} {str(data)[:200]}")
         done += 1
     return done
 
 
-async def bench(connections: int, seconds: float) -> dict[str, dict[str, float]]:
+async def bench(connections: int, seconds: float, only: list[str]) -> dict[str, dict[str, float]]:
     data_dir = tempfile.mkdtemp(prefix="request-cost-")
     server = Server(data_dir=data_dir)
     try:
@@ -51,11 +71,13 @@ async def bench(connections: int, seconds: float) -> dict[str, dict[str, float]]
         await asyncio.to_thread(server.start)
         sides = [await sign_in(HOST, server.port, u) for u in users]
         results = {}
-        for name, (path_of, authenticated) in RESOURCES.items():
-            conns = [Conn(HOST, server.port, s.conn.token if authenticated else None) for s in sides]
+        for name, ask in RESOURCES.items():
+            if only and name not in only:
+                continue
+            conns = [Conn(HOST, server.port, s.conn.token if ask.authenticated else None) for s in sides]
             cpu0, t0 = process_cpu(server.pid), time.perf_counter()
             counts = await asyncio.gather(
-                *(_ask(c, path_of(s), t0 + seconds) for c, s in zip(conns, sides, strict=True))
+                *(_ask(c, ask, s, t0 + seconds) for c, s in zip(conns, sides, strict=True))
             )
             cpu, elapsed, n = process_cpu(server.pid) - cpu0, time.perf_counter() - t0, sum(counts)
             results[name] = {
@@ -75,8 +97,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--only", nargs="*", default=[], choices=sorted(RESOURCES), help="these alone")
     args = ap.parse_args()
-    print(json.dumps(asyncio.run(bench(args.connections, args.seconds))))
+    print(json.dumps(asyncio.run(bench(args.connections, args.seconds, args.only))))
 
 
 if __name__ == "__main__":

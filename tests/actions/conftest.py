@@ -33,10 +33,7 @@ class World:
         create = commands.create_application(
             {"userAgent": "tests", "endpointId": endpoint, "culture": "en-US"}
         )
-        async with self.svc.store.transaction() as tx:
-            record = await tx.get_user(user)
-        assert record is not None
-        app, _ = await applications.create(self.svc, record, create)
+        app, _, _ = await applications.create(self.svc, user, create)
         if available:
             await applications.make_me_available(self.svc, app.id, user, commands.make_me_available({}))
         self.apps.setdefault(user, app.id)

@@ -23,9 +23,11 @@ from .services import Services, Unit, retrying, unit
 
 
 @retrying
-async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[Application, bool]:
-    """Returns the application and whether it is new (201) or the existing one (200)."""
+async def create(svc: Services, user_uri: str, cmd: CreateApplication) -> tuple[Application, User, bool]:
+    """Returns the application, its owner's record and whether it is new (201) or the existing one
+    (200: a client coming back after a network blip or a reload)."""
     async with unit(svc) as u:
+        user = await _owner(u, user_uri)
         existing = await u.tx.find_application(user.uri, cmd.endpoint_id)
         if existing is not None:
             same = (existing.culture, existing.user_agent, existing.type) == (
@@ -35,7 +37,7 @@ async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[App
             )
             if same and cmd.instance_id in (None, existing.instance_id):
                 await u.tx.update_application(existing.id, last_request_at=u.now)
-                return existing, False
+                return existing, user, False
             # The endpoint restarted as a different client: the old instance is over.
             await end(u, existing, AppStatus.DELETED)
         for victim in await u.tx.applications_beyond(user.uri, svc.settings.max_applications_per_user - 1):
@@ -54,7 +56,14 @@ async def create(svc: Services, user: User, cmd: CreateApplication) -> tuple[App
             supported_message_formats=("Plain", "Html") if svc.settings.html_messaging else ("Plain",),
         )
         await u.tx.add_application(app)
-        return app, True
+        return app, user, True
+
+
+async def _owner(u: Unit, user_uri: str) -> User:
+    user = await u.tx.get_user(user_uri)
+    if user is None:  # removed while a token was still cached
+        raise UcwaError(errors.FORBIDDEN, "The user no longer exists.")
+    return user
 
 
 async def end(u: Unit, app: Application, status: str) -> None:
@@ -73,6 +82,13 @@ async def end(u: Unit, app: Application, status: str) -> None:
 async def get(svc: Services, app_id: str, user_uri: str) -> Application:
     async with unit(svc) as u:
         return await load(u, app_id, user_uri)
+
+
+async def get_with_owner(svc: Services, app_id: str, user_uri: str) -> tuple[Application, User]:
+    """The application and its owner's record in one unit: GET of the application and of ``me``,
+    which every client asks for at sign-in and again when it comes back after a network blip."""
+    async with unit(svc) as u:
+        return await load(u, app_id, user_uri), await _owner(u, user_uri)
 
 
 async def photo_owner(svc: Services, app_id: str, credential: str) -> str | None:

@@ -285,8 +285,3 @@ async def token_stands(svc: Services, digest: str) -> bool:
     """Whether the token with this hash is still honoured (expiry aside), read from the store."""
     async with svc.store.transaction() as tx:
         return digest in await tx.valid_tokens([digest])
-
-
-async def get_user(svc: Services, uri: str) -> User | None:
-    async with svc.store.transaction() as tx:
-        return await tx.get_user(uri)

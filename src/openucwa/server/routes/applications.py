@@ -7,12 +7,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...actions import applications as actions
-from ...actions import presence, users
+from ...actions import presence
 from ...config import Settings
 from ...core import commands, errors, photo_credential
 from ...core.errors import UcwaError
 from ...core.links import APPLICATIONS, AppLinks
-from ...core.models import Application, User
+from ...core.models import Application
 from ...core.resources import application as res
 from ..base import base_url
 from ..http import empty_input, no_content, query, resource_input, resource_response
@@ -50,19 +50,12 @@ def _check_version(request: Request, maximum: float) -> None:
 
 
 def routes(rt: Runtime) -> list[Route]:
-    async def user_record(request: Request) -> User:
-        user = await users.get_user(rt.services, current_user(request))
-        if user is None:  # removed while a token was still cached
-            raise UcwaError(errors.FORBIDDEN, "The user no longer exists.")
-        return user
-
     async def create(request: Request) -> Response:
         _check_version(request, 2)
         data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))
         cmd = commands.create_application(data)
         commands.user_agent_allowed(cmd, rt.settings.user_agent_denylist)
-        user = await user_record(request)
-        app, is_new = await actions.create(rt.services, user, cmd)
+        app, user, is_new = await actions.create(rt.services, current_user(request), cmd)
         headers = {"Set-Cookie": photo_cookie(request, app, rt.settings, rt.services.clock())}
         if is_new:
             headers["Location"] = AppLinks(app.id).application()
@@ -72,8 +65,9 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def get_app(request: Request) -> Response:
         _check_version(request, 1)
-        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        user = await user_record(request)
+        app, user = await actions.get_with_owner(
+            rt.services, request.path_params["app_id"], current_user(request)
+        )
         return resource_response(
             res.application(app, user),
             request=request,
@@ -92,8 +86,10 @@ def routes(rt: Runtime) -> list[Route]:
         )
 
     async def me(request: Request) -> Response:
-        app = await actions.get(rt.services, request.path_params["app_id"], current_user(request))
-        return resource_response(res.me(app, await user_record(request)), request=request, etag=True)
+        app, user = await actions.get_with_owner(
+            rt.services, request.path_params["app_id"], current_user(request)
+        )
+        return resource_response(res.me(app, user), request=request, etag=True)
 
     async def make_me_available(request: Request) -> Response:
         data = commands.merged(await resource_input(request, rt.settings.max_body_bytes), query(request))

@@ -20,6 +20,7 @@ from .statements import (
     APP_BUMP,
     APP_BY_ID,
     APP_BY_ID_LOCKED,
+    APP_OF_ENDPOINT,
     APP_UPDATE,
     BATCH_BODY,
     BATCHES_PRUNE,
@@ -60,14 +61,8 @@ class ChannelTx(TxBase):
         return found
 
     async def find_application(self, user_uri: str, endpoint_id: str) -> Application | None:
-        c = applications.c
-        stmt = (
-            sa.select(applications)
-            .where(c.user_uri == user_uri, c.endpoint_id == endpoint_id, c.status == AppStatus.ACTIVE)
-            .order_by(c.created_at.desc(), c.id)
-            .limit(1)
-        )
-        row = (await self._conn.execute(stmt)).mappings().first()
+        params = {"b_user": user_uri, "b_endpoint": endpoint_id}
+        row = (await self._run(APP_OF_ENDPOINT, params)).mappings().first()
         return None if row is None else app_from_row(row)
 
     async def list_applications(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..schema import applications, batches, conversations, coordination, messages, sessions
+from ...core.models import AppStatus
+from ..schema import applications, batches, conversations, coordination, messages, sessions, users
 from ..schema import events as queue
 
 _b = sa.bindparam
@@ -17,6 +18,14 @@ APP_BY_ID = sa.select(applications).where(_ac.id == _b("b_id"))
 APP_BY_ID_LOCKED = APP_BY_ID.with_for_update()  # SQLite ignores it; its store lock serialises
 APP_UPDATE = applications.update().where(_ac.id == _b("b_id"))  # SET from the other parameters
 APP_BUMP = APP_UPDATE.values(version=_ac.version + 1).returning(_ac.version)
+# A client coming back (after a network blip, a reload) asks for its endpoint's application again.
+APP_OF_ENDPOINT = (
+    sa.select(applications)
+    .where(_ac.user_uri == _b("b_user"), _ac.endpoint_id == _b("b_endpoint"), _ac.status == AppStatus.ACTIVE)
+    .order_by(_ac.created_at.desc(), _ac.id)
+    .limit(1)
+)
+USER_BY_URI = sa.select(users).where(users.c.uri == _b("b_uri"))
 EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(queue.c.position)
 EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
 BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), batches.c.number == _b("b_n"))

@@ -13,6 +13,7 @@ from ...core.models import Token, User
 from ..schema import tokens, users
 from .base import TxBase, chunked
 from .rows import search_key, user_from_row
+from .statements import USER_BY_URI
 
 
 def like_escape(text: str) -> str:
@@ -57,7 +58,7 @@ class UsersTx(TxBase):
         return await self.get_user(uri)
 
     async def get_user(self, uri: str) -> User | None:
-        row = (await self._conn.execute(sa.select(users).where(users.c.uri == uri))).mappings().first()
+        row = (await self._run(USER_BY_URI, {"b_uri": uri})).mappings().first()
         return None if row is None else user_from_row(row)
 
     async def list_users(self) -> list[User]:
