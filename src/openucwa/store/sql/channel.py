@@ -22,6 +22,7 @@ from .statements import (
     APP_BY_ID_LOCKED,
     APP_OF_ENDPOINT,
     APP_UPDATE,
+    APPS_OF_USER,
     BATCH_BODY,
     BATCHES_PRUNE,
     EVENT_CONSUMED,
@@ -68,6 +69,9 @@ class ChannelTx(TxBase):
     async def list_applications(
         self, user_uri: str | None = None, *, active_only: bool = True
     ) -> list[Application]:
+        if user_uri is not None and active_only:  # the common case, prepared
+            rows = (await self._run(APPS_OF_USER, {"b_user": user_uri})).mappings()
+            return [app_from_row(r) for r in rows]
         c = applications.c
         stmt = sa.select(applications).order_by(c.created_at, c.id)
         if user_uri is not None:

@@ -15,6 +15,7 @@ from .rows import message_from_row, message_values
 from .statements import (
     CONV_DOC,
     CONV_UPDATE,
+    CONVERSATIONS_OF_APP,
     MESSAGE_GET,
     MESSAGE_UPDATE,
     SESSION_DOCS,
@@ -70,8 +71,8 @@ class ConversationsTx(TxBase):
         return None if doc is None else ConvView.from_doc(orjson.loads(doc))
 
     async def list_conversations(self, app_id: str) -> list[ConvView]:
-        stmt = sa.select(conversations.c.doc).where(conversations.c.app_id == app_id)
-        views = [ConvView.from_doc(orjson.loads(d)) for d in (await self._conn.execute(stmt)).scalars()]
+        docs = (await self._run(CONVERSATIONS_OF_APP, {"b_app": app_id})).scalars()
+        views = [ConvView.from_doc(orjson.loads(d)) for d in docs]
         return sorted(views, key=lambda v: (v.created_at, v.id))
 
     async def session_views(self, session_id: str) -> list[ConvView]:

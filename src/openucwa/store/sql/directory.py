@@ -21,7 +21,7 @@ from ..schema import (
 )
 from .base import TxBase
 from .rows import user_from_row
-from .statements import COUNTER
+from .statements import COUNTER, MEMBER_GROUPS
 from .users import like_escape
 
 
@@ -136,14 +136,8 @@ class DirectoryTx(TxBase):
         return None if row is None else DistributionGroup(*row)
 
     async def member_groups(self, user_uri: str) -> list[DistributionGroup]:
-        g = distribution_groups.c
-        stmt = (
-            sa.select(g.id, g.dn, g.name, g.uri)
-            .join(distribution_members, distribution_members.c.group_id == g.id)
-            .where(distribution_members.c.user_uri == user_uri)
-            .order_by(g.name, g.id)
-        )
-        return [DistributionGroup(*row) for row in (await self._conn.execute(stmt)).all()]
+        rows = (await self._run(MEMBER_GROUPS, {"b_user": user_uri})).all()
+        return [DistributionGroup(*row) for row in rows]
 
     async def distribution_group_members(self, group_id: str) -> list[User]:
         stmt = (

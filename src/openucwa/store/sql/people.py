@@ -15,21 +15,23 @@ from ..schema import (
     presence,
     presence_subscriptions,
     presence_watches,
-    users,
 )
 from .base import TxBase
 from .rows import user_from_row
+from .statements import (
+    CONTACT_GROUPS,
+    CONTACTS,
+    PRESENCE_OF,
+    SUBSCRIPTIONS_OF_APP,
+    WATCHERS,
+    WATCHES_OF_APP,
+)
 
 
 class PeopleTx(TxBase):
     # contact lists -----------------------------------------------------------------------
     async def list_contact_groups(self, owner_uri: str) -> list[tuple[str, str]]:
-        stmt = (
-            sa.select(contact_groups.c.id, contact_groups.c.name)
-            .where(contact_groups.c.owner_uri == owner_uri)
-            .order_by(contact_groups.c.name, contact_groups.c.id)
-        )
-        return [(r[0], r[1]) for r in await self._conn.execute(stmt)]
+        return [(r[0], r[1]) for r in await self._run(CONTACT_GROUPS, {"b_owner": owner_uri})]
 
     async def add_contact_group(self, owner_uri: str, group_id: str, name: str) -> None:
         await self._insert(contact_groups, {"id": group_id, "owner_uri": owner_uri, "name": name})
@@ -60,15 +62,8 @@ class PeopleTx(TxBase):
 
     async def list_contacts(self, owner_uri: str) -> list[tuple[str, User]]:
         """(group id, contact) pairs, ordered by contact name."""
-        m = contact_members.c
-        stmt = (
-            sa.select(m.group_id, users)
-            .join(users, users.c.uri == m.contact_uri)
-            .where(m.owner_uri == owner_uri)
-            .order_by(users.c.name, users.c.uri, m.group_id)
-        )
         out = []
-        for r in (await self._conn.execute(stmt)).mappings():
+        for r in (await self._run(CONTACTS, {"b_owner": owner_uri})).mappings():
             values = dict(r)
             gid = values.pop("group_id")
             out.append((gid, user_from_row(values)))
@@ -98,9 +93,8 @@ class PeopleTx(TxBase):
         return None if row is None else PresenceSubscription(**row)
 
     async def list_subscriptions(self, app_id: str) -> list[PresenceSubscription]:
-        c = presence_subscriptions.c
-        stmt = sa.select(presence_subscriptions).where(c.app_id == app_id).order_by(c.expires_at, c.id)
-        return [PresenceSubscription(**r) for r in (await self._conn.execute(stmt)).mappings()]
+        rows = (await self._run(SUBSCRIPTIONS_OF_APP, {"b_app": app_id})).mappings()
+        return [PresenceSubscription(**r) for r in rows]
 
     async def update_subscription(self, sub_id: str, *, expires_at: float, warned: bool) -> None:
         stmt = (
@@ -136,18 +130,12 @@ class PeopleTx(TxBase):
 
     async def list_watches(self, app_id: str, sub_id: str | None = None) -> list[tuple[str, str]]:
         """(subscription id, contact uri) of an application, in insertion-independent order."""
-        w = presence_watches.c
-        stmt = sa.select(w.sub_id, w.contact_uri).where(w.app_id == app_id)
-        if sub_id is not None:
-            stmt = stmt.where(w.sub_id == sub_id)
-        stmt = stmt.order_by(w.sub_id, w.contact_uri)
-        return [(r[0], r[1]) for r in await self._conn.execute(stmt)]
+        rows = await self._run(WATCHES_OF_APP, {"b_app": app_id})
+        return sorted((r[0], r[1]) for r in rows if sub_id is None or r[0] == sub_id)
 
     async def watchers(self, contact_uri: str) -> list[str]:
         """Ids of the applications watching this user, each once."""
-        w = presence_watches.c
-        stmt = sa.select(w.app_id).where(w.contact_uri == contact_uri).distinct().order_by(w.app_id)
-        return list((await self._conn.execute(stmt)).scalars())
+        return list((await self._run(WATCHERS, {"b_contact": contact_uri})).scalars())
 
     async def delete_app_subscriptions(self, app_id: str) -> None:
         await self._conn.execute(presence_watches.delete().where(presence_watches.c.app_id == app_id))
@@ -157,8 +145,7 @@ class PeopleTx(TxBase):
 
     # presence ----------------------------------------------------------------------------
     async def get_presence(self, user_uri: str) -> Presence:
-        stmt = sa.select(presence).where(presence.c.user_uri == user_uri)
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = (await self._run(PRESENCE_OF, {"b_user": user_uri})).mappings().first()
         return Presence(user_uri) if row is None else Presence(**row)
 
     async def put_presence(self, value: Presence) -> None:

@@ -9,7 +9,22 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ...core.models import AppStatus
-from ..schema import applications, batches, conversations, coordination, messages, sessions, users
+from ..schema import (
+    applications,
+    batches,
+    contact_groups,
+    contact_members,
+    conversations,
+    coordination,
+    distribution_groups,
+    distribution_members,
+    messages,
+    presence,
+    presence_subscriptions,
+    presence_watches,
+    sessions,
+    users,
+)
 from ..schema import events as queue
 
 _b = sa.bindparam
@@ -26,6 +41,36 @@ APP_OF_ENDPOINT = (
     .limit(1)
 )
 USER_BY_URI = sa.select(users).where(users.c.uri == _b("b_uri"))
+# What a client reads when it signs in or comes back, and what presence reads for every change: a
+# user's applications and published presence, contact lists, an application's subscriptions.
+APPS_OF_USER = (
+    sa.select(applications)
+    .where(_ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE)
+    .order_by(_ac.created_at, _ac.id)
+)
+PRESENCE_OF = sa.select(presence).where(presence.c.user_uri == _b("b_user"))
+_g, _m = contact_groups.c, contact_members.c
+CONTACT_GROUPS = sa.select(_g.id, _g.name).where(_g.owner_uri == _b("b_owner")).order_by(_g.name, _g.id)
+CONTACTS = (
+    sa.select(_m.group_id, users)
+    .join(users, users.c.uri == _m.contact_uri)
+    .where(_m.owner_uri == _b("b_owner"))
+    .order_by(users.c.name, users.c.uri, _m.group_id)
+)
+_dg = distribution_groups.c
+MEMBER_GROUPS = (
+    sa.select(_dg.id, _dg.dn, _dg.name, _dg.uri)
+    .join(distribution_members, distribution_members.c.group_id == _dg.id)
+    .where(distribution_members.c.user_uri == _b("b_user"))
+    .order_by(_dg.name, _dg.id)
+)
+_w, _ps = presence_watches.c, presence_subscriptions.c
+WATCHERS = sa.select(_w.app_id).where(_w.contact_uri == _b("b_contact")).distinct().order_by(_w.app_id)
+WATCHES_OF_APP = sa.select(_w.sub_id, _w.contact_uri).where(_w.app_id == _b("b_app"))
+SUBSCRIPTIONS_OF_APP = (
+    sa.select(presence_subscriptions).where(_ps.app_id == _b("b_app")).order_by(_ps.expires_at, _ps.id)
+)
+CONVERSATIONS_OF_APP = sa.select(conversations.c.doc).where(conversations.c.app_id == _b("b_app"))
 EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(queue.c.position)
 EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
 BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), batches.c.number == _b("b_n"))
