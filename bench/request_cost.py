@@ -9,6 +9,7 @@ endpointId it used before, which answers 200 with the application it already has
 
     .venv/bin/python bench/request_cost.py
     .venv/bin/python bench/request_cost.py --connections 8 --seconds 5 [--only me create-again]
+    .venv/bin/python bench/request_cost.py --database-url postgresql://postgres@127.0.0.1:5432/bench_rc
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, Server, process_cpu
+from _common import HOST, Server, database_cpu, process_cpu
 from imload import Conn, Side, seed_users, sign_in
 
 APPLICATIONS = "/ucwa/oauth/v1/applications"
@@ -70,7 +72,9 @@ async def _ask(conn: Conn, ask: Ask, side: Side, until: float) -> int:
     return done
 
 
-async def bench(connections: int, seconds: float, only: list[str]) -> dict[str, dict[str, float]]:
+async def bench(
+    connections: int, seconds: float, only: list[str], database_url: str | None
+) -> dict[str, dict[str, float]]:
     data_dir = tempfile.mkdtemp(prefix="request-cost-")
     server = Server(data_dir=data_dir)
     try:
@@ -85,6 +89,7 @@ async def bench(connections: int, seconds: float, only: list[str]) -> dict[str, 
             if only and name not in only:
                 continue
             conns = [Conn(HOST, server.port, s.conn.token if ask.authenticated else None) for s in sides]
+            db0 = await database_cpu(database_url) if database_url else 0.0
             cpu0, t0 = process_cpu(server.pid), time.perf_counter()
             counts = await asyncio.gather(
                 *(_ask(c, ask, s, t0 + seconds) for c, s in zip(conns, sides, strict=True))
@@ -95,6 +100,9 @@ async def bench(connections: int, seconds: float, only: list[str]) -> dict[str, 
                 "server_cpu_us_per_request": round(cpu * 1e6 / n),
                 "server_cpu_share": round(cpu / elapsed, 2),
             }
+            if database_url:
+                db = await database_cpu(database_url) - db0
+                results[name]["database_cpu_us_per_request"] = round(db * 1e6 / n)
             for c in conns:
                 c.close()
         return results
@@ -108,8 +116,11 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--only", nargs="*", default=[], choices=sorted(RESOURCES), help="these alone")
+    ap.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
     args = ap.parse_args()
-    print(json.dumps(asyncio.run(bench(args.connections, args.seconds, args.only))))
+    if args.database_url:
+        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
+    print(json.dumps(asyncio.run(bench(args.connections, args.seconds, args.only, args.database_url))))
 
 
 if __name__ == "__main__":
