@@ -22,6 +22,7 @@ from .statements import (
     APP_BY_ID_LOCKED,
     APP_OF_ENDPOINT,
     APP_UPDATE,
+    APPS_COUNT_OF_USER,
     APPS_OF_USER,
     BATCH_BODY,
     BATCHES_PRUNE,
@@ -103,7 +104,7 @@ class ChannelTx(TxBase):
         c = applications.c
         mine = (c.user_uri == user_uri, c.status == AppStatus.ACTIVE)
         # Both statements read the (user_uri, status, last_request_at) index; rows only for victims.
-        count = int((await self._conn.execute(sa.select(sa.func.count()).where(*mine))).scalar() or 0)
+        count = int((await self._run(APPS_COUNT_OF_USER, {"b_user": user_uri})).scalar_one_or_none() or 0)
         if count <= keep:
             return []
         stmt = sa.select(applications).where(*mine).order_by(c.last_request_at, c.id).limit(count - keep)

@@ -18,6 +18,7 @@ from .statements import (
     CONVERSATIONS_OF_APP,
     MESSAGE_GET,
     MESSAGE_UPDATE,
+    SESSION_DEADLINE,
     SESSION_DOCS,
     SESSION_LOCK,
     SESSION_ROW,
@@ -42,9 +43,7 @@ class ConversationsTx(TxBase):
         return None if exists else False
 
     async def set_session_deadline(self, session_id: str, deadline: float | None) -> None:
-        await self._conn.execute(
-            sessions.update().where(sessions.c.id == session_id).values(deadline=deadline)
-        )
+        await self._run(SESSION_DEADLINE, {"deadline": deadline, "b_id": session_id})
 
     async def advance_session_deadline(self, session_id: str, deadline: float) -> None:
         c = sessions.c

@@ -22,6 +22,8 @@ from .statements import (
     CONTACT_GROUPS,
     CONTACTS,
     PRESENCE_OF,
+    PRESENCE_UPDATE,
+    SUBSCRIPTION_BY_ID,
     SUBSCRIPTIONS_OF_APP,
     WATCHERS,
     WATCHES_OF_APP,
@@ -88,8 +90,7 @@ class PeopleTx(TxBase):
         await self._insert(presence_subscriptions, dataclasses.asdict(sub))
 
     async def get_subscription(self, sub_id: str) -> PresenceSubscription | None:
-        stmt = sa.select(presence_subscriptions).where(presence_subscriptions.c.id == sub_id)
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = (await self._run(SUBSCRIPTION_BY_ID, {"b_id": sub_id})).mappings().first()
         return None if row is None else PresenceSubscription(**row)
 
     async def list_subscriptions(self, app_id: str) -> list[PresenceSubscription]:
@@ -150,6 +151,6 @@ class PeopleTx(TxBase):
 
     async def put_presence(self, value: Presence) -> None:
         values = dataclasses.asdict(value)
-        stmt = presence.update().where(presence.c.user_uri == value.user_uri).values(values)
-        if (await self._conn.execute(stmt)).rowcount == 0:
+        changes = {k: v for k, v in values.items() if k != "user_uri"}
+        if (await self._run(PRESENCE_UPDATE, {**changes, "b_user": value.user_uri})).rowcount == 0:
             await self._insert(presence, values)

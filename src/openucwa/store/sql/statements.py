@@ -48,7 +48,11 @@ APPS_OF_USER = (
     .where(_ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE)
     .order_by(_ac.created_at, _ac.id)
 )
+APPS_COUNT_OF_USER = sa.select(sa.func.count()).where(
+    _ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE
+)  # the per-user limit, at every new application
 PRESENCE_OF = sa.select(presence).where(presence.c.user_uri == _b("b_user"))
+PRESENCE_UPDATE = presence.update().where(presence.c.user_uri == _b("b_user"))  # SET from the rest
 _g, _m = contact_groups.c, contact_members.c
 CONTACT_GROUPS = sa.select(_g.id, _g.name).where(_g.owner_uri == _b("b_owner")).order_by(_g.name, _g.id)
 CONTACTS = (
@@ -67,6 +71,7 @@ MEMBER_GROUPS = (
 _w, _ps = presence_watches.c, presence_subscriptions.c
 WATCHERS = sa.select(_w.app_id).where(_w.contact_uri == _b("b_contact")).distinct().order_by(_w.app_id)
 WATCHES_OF_APP = sa.select(_w.sub_id, _w.contact_uri).where(_w.app_id == _b("b_app"))
+SUBSCRIPTION_BY_ID = sa.select(presence_subscriptions).where(_ps.id == _b("b_id"))
 SUBSCRIPTIONS_OF_APP = (
     sa.select(presence_subscriptions).where(_ps.app_id == _b("b_app")).order_by(_ps.expires_at, _ps.id)
 )
@@ -77,6 +82,7 @@ BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), ba
 BATCHES_PRUNE = batches.delete().where(batches.c.app_id == _b("b_app"), batches.c.number < _b("b_below"))
 SESSION_ROW = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id"))
 SESSION_LOCK = SESSION_ROW.with_for_update()
+SESSION_DEADLINE = sessions.update().where(sessions.c.id == _b("b_id"))  # SET deadline
 SESSION_TRY_LOCK = SESSION_ROW.with_for_update(skip_locked=True)
 CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
 CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))

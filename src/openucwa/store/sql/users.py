@@ -27,6 +27,8 @@ _ACCOUNT = sa.and_(
     users.c.generation == tokens.c.generation,
     users.c.disabled == sa.false(),
 )
+# Prepared: every request after a restart (or once a node's token cache forgot it) reads its token.
+_TOKEN_BY_HASH = sa.select(tokens).join(users, _ACCOUNT).where(tokens.c.token_hash == sa.bindparam("b_hash"))
 
 
 def _dn_key(user: User) -> str | None:
@@ -121,8 +123,7 @@ class UsersTx(TxBase):
         await self._insert(tokens, dataclasses.asdict(token))
 
     async def get_token(self, token_hash: str) -> Token | None:
-        stmt = sa.select(tokens).join(users, _ACCOUNT).where(tokens.c.token_hash == token_hash)
-        row = (await self._conn.execute(stmt)).mappings().first()
+        row = (await self._run(_TOKEN_BY_HASH, {"b_hash": token_hash})).mappings().first()
         return None if row is None else Token(**row)
 
     async def valid_tokens(self, token_hashes: Sequence[str]) -> set[str]:
