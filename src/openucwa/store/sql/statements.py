@@ -82,8 +82,8 @@ BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), ba
 BATCHES_PRUNE = batches.delete().where(batches.c.app_id == _b("b_app"), batches.c.number < _b("b_below"))
 SESSION_ROW = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id"))
 SESSION_LOCK = SESSION_ROW.with_for_update()
-SESSION_DEADLINE = sessions.update().where(sessions.c.id == _b("b_id"))  # SET deadline
 SESSION_TRY_LOCK = SESSION_ROW.with_for_update(skip_locked=True)
+SESSION_DEADLINE = sessions.update().where(sessions.c.id == _b("b_id"))  # SET deadline
 CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
 CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
 # With each id: PostgreSQL's unit keeps a session's documents by conversation (``postgres.tx``).
