@@ -11,14 +11,16 @@ Steps (every wait bounded; the server is stopped on every path):
 
 1. start a server (SQLite, or ``--database-url``), seed N users, sign each in once with its
    password, create its application, make it available and park its P-GET;
-2. the blip: every connection closes; wait until the server holds no P-GET (``/metrics``);
+2. the blip: every connection closes; wait until the server holds no P-GET (``/metrics``). With
+   ``--restart`` the server process is stopped and started again instead (an upgrade, a crash):
+   the clients come back to cold caches (tokens, applications, SQLite's pages);
 3. all N clients at once, each on new connections, run the sequence above;
 4. wait until the server holds N P-GETs again.
 
 It reports the time until all N were held again, each client's time to its P-GET (p50, p99), and
 the server's CPU per client coming back (and the database's, on PostgreSQL).
 
-    .venv/bin/python bench/reconnect.py [--clients 500] [--database-url postgresql://…]
+    .venv/bin/python bench/reconnect.py [--clients 500] [--restart] [--database-url postgresql://…]
 """
 
 from __future__ import annotations
@@ -76,8 +78,9 @@ def park(side: Side) -> asyncio.Task[Any]:
     return asyncio.ensure_future(side.poll.request("GET", side.next_href))
 
 
-async def come_back(side: Side, port: int, t0: float) -> float:
-    """The start of a client that holds a token; seconds from the burst's start to its P-GET."""
+async def come_back(side: Side, port: int, t0: float) -> tuple[float, asyncio.Task[Any]]:
+    """The start of a client that holds a token: seconds from the burst's start to its P-GET, and
+    that P-GET."""
     side.conn.close()
     side.conn, side.poll = Conn(HOST, port, side.conn.token), Conn(HOST, port, side.conn.token)
     body = {"userAgent": "imload", "endpointId": side.user, "culture": "en-US"}
@@ -95,8 +98,7 @@ async def come_back(side: Side, port: int, t0: float) -> float:
         if status != 200:
             raise RuntimeError(f"GET {rel}: {status} {data[:200]!r}")
     side.app = app
-    park(side)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, park(side)
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -118,32 +120,44 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         sides = list(await asyncio.gather(*(first(u) for u in users)))
         setup = time.perf_counter() - t0
-        for s in sides:
-            park(s)
+        parked = [park(s) for s in sides]
         await wait_held(server.port, args.clients, 60)
+        for task in parked:  # the client side stops waiting; the sockets stay open until the blip
+            task.cancel()
+        await asyncio.gather(*parked, return_exceptions=True)
+        t0 = time.perf_counter()
+        if args.restart:
+            await asyncio.to_thread(server.stop)
+            await asyncio.to_thread(server.start)
         for s in sides:  # the blip
             s.conn.close()
             s.poll.close()
-        freed = await wait_held(server.port, 0, 60)
+        await wait_held(server.port, 0, 60)
+        freed = time.perf_counter() - t0
         await asyncio.sleep(1.0)  # let the freeing settle before measuring CPU
         print(f"{args.clients} clients coming back…", file=sys.stderr, flush=True)
         db0 = await database_cpu(args.database_url) if args.database_url else 0.0
         cpu0, t0 = process_cpu(server.pid), time.perf_counter()
-        each = await asyncio.gather(*(come_back(s, server.port, t0) for s in sides))
+        back = await asyncio.gather(*(come_back(s, server.port, t0) for s in sides))
+        each = [seconds for seconds, _ in back]
         all_held = time.perf_counter() - t0 + await wait_held(server.port, args.clients, 120)
         cpu = process_cpu(server.pid) - cpu0
         result: dict[str, Any] = {
             "clients": args.clients,
             "setup_s": round(setup, 1),
-            "freed_after_blip_s": round(freed, 2),
+            "restart": args.restart,
+            ("restarted_in_s" if args.restart else "freed_after_blip_s"): round(freed, 2),
             "all_held_again_s": round(all_held, 2),
-            "client_p50_ms": round(pct(list(each), 50), 1),
-            "client_p99_ms": round(pct(list(each), 99), 1),
+            "client_p50_ms": round(pct(each, 50), 1),
+            "client_p99_ms": round(pct(each, 99), 1),
             "server_cpu_ms_per_client": round(cpu * 1000 / args.clients, 2),
         }
         if args.database_url:
             db = await database_cpu(args.database_url) - db0
             result["database_cpu_ms_per_client"] = round(db * 1000 / args.clients, 2)
+        for _, task in back:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in back), return_exceptions=True)
         for s in sides:
             s.conn.close()
             s.poll.close()
@@ -156,6 +170,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=500)
+    ap.add_argument("--restart", action="store_true", help="restart the server instead of a blip")
     ap.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
     args = ap.parse_args()
     if args.database_url:
