@@ -539,6 +539,24 @@ async def test_unknown_scheme_rejected(tmp_path: Path) -> None:
         await open_store("mysql://h/db", str(tmp_path))
 
 
+async def test_session_deadlines_are_set_moved_earlier_only_and_found_when_due(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        for sid in ("s1", "s2", "s3"):
+            await tx.add_session(sid, NOW)
+        await tx.set_session_deadline("s1", NOW + 30)
+        await tx.advance_session_deadline("s1", NOW + 60)  # later: kept at +30
+        await tx.advance_session_deadline("s2", NOW + 20)  # none yet: set
+        await tx.set_session_deadline("s3", NOW + 50)
+        await tx.advance_session_deadline("s3", NOW + 10)  # earlier: moved
+        await tx.advance_session_deadline("gone", NOW)  # unknown: nothing happens
+    async with store.transaction() as tx:
+        assert await tx.due_sessions(NOW + 9) == []
+        assert sorted(await tx.due_sessions(NOW + 20)) == ["s2", "s3"]
+        assert sorted(await tx.due_sessions(NOW + 30)) == ["s1", "s2", "s3"]
+        await tx.set_session_deadline("s1", None)  # cleared
+        assert sorted(await tx.due_sessions(NOW + 100)) == ["s2", "s3"]
+
+
 async def test_try_lock_session_never_waits(store: SqlStore) -> None:
     async with store.transaction() as tx:
         await tx.add_session("s1", NOW)

@@ -19,6 +19,7 @@ from .statements import (
     MESSAGE_GET,
     MESSAGE_UPDATE,
     SESSION_DEADLINE,
+    SESSION_DEADLINE_SOONER,
     SESSION_DOCS,
     SESSION_LOCK,
     SESSION_ROW,
@@ -46,9 +47,7 @@ class ConversationsTx(TxBase):
         await self._run(SESSION_DEADLINE, {"deadline": deadline, "b_id": session_id})
 
     async def advance_session_deadline(self, session_id: str, deadline: float) -> None:
-        c = sessions.c
-        cond = sa.and_(c.id == session_id, sa.or_(c.deadline.is_(None), c.deadline > deadline))
-        await self._conn.execute(sessions.update().where(cond).values(deadline=deadline))
+        await self._run(SESSION_DEADLINE_SOONER, {"b_id": session_id, "b_deadline": deadline})
 
     async def due_sessions(self, now: float) -> list[str]:
         stmt = sa.select(sessions.c.id).where(sessions.c.deadline <= now)

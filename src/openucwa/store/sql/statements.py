@@ -84,6 +84,15 @@ SESSION_ROW = sa.select(sessions.c.id).where(sessions.c.id == _b("b_id"))
 SESSION_LOCK = SESSION_ROW.with_for_update()
 SESSION_TRY_LOCK = SESSION_ROW.with_for_update(skip_locked=True)
 SESSION_DEADLINE = sessions.update().where(sessions.c.id == _b("b_id"))  # SET deadline
+# Moves a session's deadline earlier only: every typing notification and every invitation sent.
+SESSION_DEADLINE_SOONER = (
+    sessions.update()
+    .where(
+        sessions.c.id == _b("b_id"),
+        sa.or_(sessions.c.deadline.is_(None), sessions.c.deadline > _b("b_deadline")),
+    )
+    .values(deadline=_b("b_deadline"))
+)
 CONV_DOC = sa.select(conversations.c.doc).where(conversations.c.id == _b("b_id"))
 CONV_UPDATE = conversations.update().where(conversations.c.id == _b("b_id"))
 # With each id: PostgreSQL's unit keeps a session's documents by conversation (``postgres.tx``).
