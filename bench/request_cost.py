@@ -54,6 +54,7 @@ RESOURCES: dict[str, Ask] = {
     "presence": Ask("GET", lambda s: _link(s, "me", "presence")),
     "groups": Ask("GET", lambda s: _link(s, "people", "myGroups")),
     "conversations": Ask("GET", lambda s: _link(s, "communication", "conversations")),
+    "photo": Ask("GET", lambda s: _link(s, "me", "photo")),  # generated initials: none uploaded
     "create-again": Ask(
         "POST",
         lambda s: APPLICATIONS,
@@ -64,10 +65,11 @@ RESOURCES: dict[str, Ask] = {
 
 async def _ask(conn: Conn, ask: Ask, side: Side, until: float) -> int:
     done, path, body = 0, ask.path(side), ask.body(side)
+    data, ctype = (json.dumps(body).encode(), "application/json") if body is not None else (b"", None)
     while time.perf_counter() < until:
-        status, _, data = await conn.json(ask.method, path, body)
+        status, _, answer = await conn.request(ask.method, path, data, ctype)
         if status != 200:
-            raise RuntimeError(f"{ask.method} {path}: {status} {str(data)[:200]}")
+            raise RuntimeError(f"{ask.method} {path}: {status} {answer[:200]!r}")
         done += 1
     return done
 

@@ -21,6 +21,7 @@ from .rows import user_from_row
 from .statements import (
     CONTACT_GROUPS,
     CONTACTS,
+    PHOTO_OF,
     PRESENCE_OF,
     PRESENCE_UPDATE,
     SUBSCRIPTION_BY_ID,
@@ -81,8 +82,7 @@ class PeopleTx(TxBase):
         return (await self._conn.execute(photos.delete().where(photos.c.user_uri == user_uri))).rowcount > 0
 
     async def get_photo(self, user_uri: str) -> tuple[bytes, str] | None:
-        stmt = sa.select(photos.c.data, photos.c.etag).where(photos.c.user_uri == user_uri)
-        row = (await self._conn.execute(stmt)).first()
+        row = (await self._run(PHOTO_OF, {"b_user": user_uri})).first()
         return None if row is None else (bytes(row[0]), str(row[1]))
 
     # presence subscriptions --------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..schema import (
     distribution_groups,
     distribution_members,
     messages,
+    photos,
     presence,
     presence_subscriptions,
     presence_watches,
@@ -52,6 +53,7 @@ APPS_COUNT_OF_USER = sa.select(sa.func.count()).where(
     _ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE
 )  # the per-user limit, at every new application
 PRESENCE_OF = sa.select(presence).where(presence.c.user_uri == _b("b_user"))
+PHOTO_OF = sa.select(photos.c.data, photos.c.etag).where(photos.c.user_uri == _b("b_user"))  # every <img>
 PRESENCE_UPDATE = presence.update().where(presence.c.user_uri == _b("b_user"))  # SET from the rest
 _g, _m = contact_groups.c, contact_members.c
 CONTACT_GROUPS = sa.select(_g.id, _g.name).where(_g.owner_uri == _b("b_owner")).order_by(_g.name, _g.id)
