@@ -557,6 +557,18 @@ async def test_session_deadlines_are_set_moved_earlier_only_and_found_when_due(s
         assert sorted(await tx.due_sessions(NOW + 100)) == ["s2", "s3"]
 
 
+async def test_a_session_deleted_in_a_unit_is_gone_for_the_rest_of_it(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        await tx.add_session("s1", NOW)
+    async with store.transaction() as tx:
+        assert await tx.lock_session("s1")
+        await tx.delete_session("s1")
+        assert await tx.try_lock_session("s1") is False
+        assert await tx.lock_session("s1") is False
+    async with store.transaction() as tx:
+        assert await tx.try_lock_session("s1") is False
+
+
 async def test_try_lock_session_never_waits(store: SqlStore) -> None:
     async with store.transaction() as tx:
         await tx.add_session("s1", NOW)

@@ -293,6 +293,13 @@ class PgTx(SqlTx):
         self._messages.clear()
         await super().delete_conversation(conv_id)
 
+    async def delete_session(self, session_id: str) -> None:
+        """The unit no longer holds it: a later try-lock must say it is gone."""
+        self._docs.clear()
+        self._messages.clear()
+        self._sessions.discard(session_id)
+        await super().delete_session(session_id)
+
     async def put_conversation(self, view: ConvView) -> None:
         """An upsert, waiting for the next statement: views are written under their session's lock."""
         doc = orjson.dumps(view).decode()

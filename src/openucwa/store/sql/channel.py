@@ -27,6 +27,7 @@ from .statements import (
     BATCH_BODY,
     BATCHES_PRUNE,
     EVENT_CONSUMED,
+    EVENTS_DISCARD,
     EVENTS_QUEUED,
     insert_statement,
 )
@@ -191,7 +192,7 @@ class ChannelTx(TxBase):
         return [(r[1], Receipt(**orjson.loads(r[2]))) for r in rows]
 
     async def discard_queued(self, app_id: str) -> None:
-        await self._conn.execute(queue.delete().where(queue.c.app_id == app_id))
+        await self._run(EVENTS_DISCARD, {"b_app": app_id})
 
     async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
         """Raises DuplicateError when the batch number exists (a batch is produced once)."""

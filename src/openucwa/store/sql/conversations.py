@@ -13,6 +13,7 @@ from ..schema import conversations, messages, sessions
 from .base import TxBase
 from .rows import message_from_row, message_values
 from .statements import (
+    CONV_DELETE,
     CONV_DOC,
     CONV_UPDATE,
     CONVERSATIONS_OF_APP,
@@ -20,6 +21,7 @@ from .statements import (
     MESSAGE_UPDATE,
     SESSION_DEADLINE,
     SESSION_DEADLINE_SOONER,
+    SESSION_DELETE,
     SESSION_DOCS,
     SESSION_LOCK,
     SESSION_ROW,
@@ -54,7 +56,7 @@ class ConversationsTx(TxBase):
         return list((await self._conn.execute(stmt)).scalars())
 
     async def delete_session(self, session_id: str) -> None:
-        await self._conn.execute(sessions.delete().where(sessions.c.id == session_id))
+        await self._run(SESSION_DELETE, {"b_id": session_id})
 
     async def put_conversation(self, view: ConvView) -> None:
         doc = orjson.dumps(view).decode()  # orjson writes a dataclass as its fields, nested ones too
@@ -79,7 +81,7 @@ class ConversationsTx(TxBase):
         return sorted(views, key=lambda v: (v.created_at, v.id))
 
     async def delete_conversation(self, conv_id: str) -> None:
-        await self._conn.execute(conversations.delete().where(conversations.c.id == conv_id))
+        await self._run(CONV_DELETE, {"b_id": conv_id})
 
     async def add_message(self, m: Message) -> None:
         await self._insert(messages, message_values(m))

@@ -26,8 +26,10 @@ from .statements import (
     PRESENCE_UPDATE,
     SUBSCRIPTION_BY_ID,
     SUBSCRIPTIONS_OF_APP,
+    SUBSCRIPTIONS_OF_APP_DELETE,
     WATCHERS,
     WATCHES_OF_APP,
+    WATCHES_OF_APP_DELETE,
 )
 
 
@@ -139,10 +141,8 @@ class PeopleTx(TxBase):
         return list((await self._run(WATCHERS, {"b_contact": contact_uri})).scalars())
 
     async def delete_app_subscriptions(self, app_id: str) -> None:
-        await self._conn.execute(presence_watches.delete().where(presence_watches.c.app_id == app_id))
-        await self._conn.execute(
-            presence_subscriptions.delete().where(presence_subscriptions.c.app_id == app_id)
-        )
+        await self._run(WATCHES_OF_APP_DELETE, {"b_app": app_id})
+        await self._run(SUBSCRIPTIONS_OF_APP_DELETE, {"b_app": app_id})
 
     # presence ----------------------------------------------------------------------------
     async def get_presence(self, user_uri: str) -> Presence:

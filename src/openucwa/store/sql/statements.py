@@ -77,8 +77,14 @@ SUBSCRIPTION_BY_ID = sa.select(presence_subscriptions).where(_ps.id == _b("b_id"
 SUBSCRIPTIONS_OF_APP = (
     sa.select(presence_subscriptions).where(_ps.app_id == _b("b_app")).order_by(_ps.expires_at, _ps.id)
 )
+# What ending an application (signing out, the reaper's expiry) and ending a conversation delete.
+WATCHES_OF_APP_DELETE = presence_watches.delete().where(_w.app_id == _b("b_app"))
+SUBSCRIPTIONS_OF_APP_DELETE = presence_subscriptions.delete().where(_ps.app_id == _b("b_app"))
+CONV_DELETE = conversations.delete().where(conversations.c.id == _b("b_id"))
+SESSION_DELETE = sessions.delete().where(sessions.c.id == _b("b_id"))
 CONVERSATIONS_OF_APP = sa.select(conversations.c.doc).where(conversations.c.app_id == _b("b_app"))
 EVENTS_QUEUED = sa.select(queue).where(queue.c.app_id == _b("b_app")).order_by(queue.c.position)
+EVENTS_DISCARD = queue.delete().where(queue.c.app_id == _b("b_app"))
 EVENT_CONSUMED = queue.delete().where(queue.c.app_id == _b("b_app"), queue.c.position == _b("b_pos"))
 BATCH_BODY = sa.select(batches.c.body).where(batches.c.app_id == _b("b_app"), batches.c.number == _b("b_n"))
 BATCHES_PRUNE = batches.delete().where(batches.c.app_id == _b("b_app"), batches.c.number < _b("b_below"))
