@@ -87,7 +87,7 @@ async def come_back(side: Side, port: int, t0: float) -> tuple[float, asyncio.Ta
     status, _, app = await side.conn.json("POST", APPLICATIONS, body)
     if status != 200 or _link(app, "self") != _link(side.app, "self"):
         raise RuntimeError(f"coming back: {status}, not the same application")
-    if "makeMeAvailable" in app["_embedded"]["me"]["_links"]:  # gone while it is still available
+    if "makeMeAvailable" in app["_embedded"]["me"]["_links"]:  # offered only while unavailable
         status, _, _ = await side.conn.json("POST", _link(app["_embedded"]["me"], "makeMeAvailable"), {})
         if status not in (200, 204):
             raise RuntimeError(f"makeMeAvailable: {status}")
