@@ -295,9 +295,8 @@ class PgTx(SqlTx):
 
     async def delete_session(self, session_id: str) -> None:
         """The unit no longer holds it: a later try-lock must say it is gone."""
-        self._docs.clear()
-        self._messages.clear()
         self._sessions.discard(session_id)
+        self._docs.pop(session_id, None)
         await super().delete_session(session_id)
 
     async def put_conversation(self, view: ConvView) -> None:

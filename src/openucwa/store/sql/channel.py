@@ -23,6 +23,7 @@ from .statements import (
     APP_OF_ENDPOINT,
     APP_UPDATE,
     APPS_COUNT_OF_USER,
+    APPS_LEAST_USED_OF_USER,
     APPS_OF_USER,
     BATCH_BODY,
     BATCHES_PRUNE,
@@ -102,14 +103,12 @@ class ChannelTx(TxBase):
         return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
 
     async def applications_beyond(self, user_uri: str, keep: int) -> list[Application]:
-        c = applications.c
-        mine = (c.user_uri == user_uri, c.status == AppStatus.ACTIVE)
         # Both statements read the (user_uri, status, last_request_at) index; rows only for victims.
         count = int((await self._run(APPS_COUNT_OF_USER, {"b_user": user_uri})).scalar_one_or_none() or 0)
         if count <= keep:
             return []
-        stmt = sa.select(applications).where(*mine).order_by(c.last_request_at, c.id).limit(count - keep)
-        return [app_from_row(r) for r in (await self._conn.execute(stmt)).mappings()]
+        rows = await self._run(APPS_LEAST_USED_OF_USER, {"b_user": user_uri, "b_limit": count - keep})
+        return [app_from_row(r) for r in rows.mappings()]
 
     async def update_application(self, app_id: str, **fields: Any) -> None:
         """Raises ValueError for names that are not ``Application`` fields, and for ``id``."""

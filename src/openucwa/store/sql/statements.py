@@ -34,24 +34,24 @@ APP_BY_ID = sa.select(applications).where(_ac.id == _b("b_id"))
 APP_BY_ID_LOCKED = APP_BY_ID.with_for_update()  # SQLite ignores it; its store lock serialises
 APP_UPDATE = applications.update().where(_ac.id == _b("b_id"))  # SET from the other parameters
 APP_BUMP = APP_UPDATE.values(version=_ac.version + 1).returning(_ac.version)
-# A client coming back (after a network blip, a reload) asks for its endpoint's application again.
+# A user's active applications: what a client reads when it signs in or comes back (its endpoint's
+# application), what presence reads for every change, and the per-user limit at every new one (a
+# count, then the least recently used beyond the limit; both from one index).
+_ACTIVE_OF_USER = (_ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE)
 APP_OF_ENDPOINT = (
     sa.select(applications)
-    .where(_ac.user_uri == _b("b_user"), _ac.endpoint_id == _b("b_endpoint"), _ac.status == AppStatus.ACTIVE)
+    .where(*_ACTIVE_OF_USER, _ac.endpoint_id == _b("b_endpoint"))
     .order_by(_ac.created_at.desc(), _ac.id)
     .limit(1)
 )
+APPS_OF_USER = sa.select(applications).where(*_ACTIVE_OF_USER).order_by(_ac.created_at, _ac.id)
+APPS_COUNT_OF_USER = sa.select(sa.func.count()).where(*_ACTIVE_OF_USER)
+APPS_LEAST_USED_OF_USER = (
+    sa.select(applications).where(*_ACTIVE_OF_USER).order_by(_ac.last_request_at, _ac.id).limit(_b("b_limit"))
+)
 USER_BY_URI = sa.select(users).where(users.c.uri == _b("b_uri"))
 # What a client reads when it signs in or comes back, and what presence reads for every change: a
-# user's applications and published presence, contact lists, an application's subscriptions.
-APPS_OF_USER = (
-    sa.select(applications)
-    .where(_ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE)
-    .order_by(_ac.created_at, _ac.id)
-)
-APPS_COUNT_OF_USER = sa.select(sa.func.count()).where(
-    _ac.user_uri == _b("b_user"), _ac.status == AppStatus.ACTIVE
-)  # the per-user limit, at every new application
+# user's published presence, contact lists, an application's subscriptions.
 PRESENCE_OF = sa.select(presence).where(presence.c.user_uri == _b("b_user"))
 PHOTO_OF = sa.select(photos.c.data, photos.c.etag).where(photos.c.user_uri == _b("b_user"))  # every <img>
 PRESENCE_UPDATE = presence.update().where(presence.c.user_uri == _b("b_user"))  # SET from the rest
