@@ -145,6 +145,18 @@ def seed_users(data_dir: str, n: int) -> list[str]:
     return users
 
 
+APPLICATIONS = "/ucwa/oauth/v1/applications"  # an entry point: every other href comes from links
+
+
+def application_body(user: str) -> dict[str, str]:
+    """What the load's clients POST to the applications href; the same again when they come back."""
+    return {"userAgent": "imload", "endpointId": user, "culture": "en-US"}
+
+
+def link(resource: dict[str, Any], rel: str) -> str:
+    return str(resource["_links"][rel]["href"])
+
+
 async def sign_in(host: str, port: int, user: str) -> Side:
     c = Conn(host, port)
     form = f"grant_type=password&username={quote(user)}&password={PASSWORD}".encode()
@@ -153,9 +165,7 @@ async def sign_in(host: str, port: int, user: str) -> Side:
     assert status == 200, data
     token = json.loads(data)["access_token"]
     conn, poll = Conn(host, port, token), Conn(host, port, token)
-    status, _, app = await conn.json(
-        "POST", "/ucwa/oauth/v1/applications", {"userAgent": "imload", "endpointId": user, "culture": "en-US"}
-    )
+    status, _, app = await conn.json("POST", APPLICATIONS, application_body(user))
     assert status in (200, 201), app
     side = Side(user, conn, poll, app, app["_links"]["events"]["href"])
     status, _, _ = await conn.json("POST", app["_embedded"]["me"]["_links"]["makeMeAvailable"]["href"], {})

@@ -39,13 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import HOST, Server, database_cpu, process_cpu
-from imload import Conn, Side, pct, seed_users, sign_in
-
-APPLICATIONS = "/ucwa/oauth/v1/applications"
-
-
-def _link(resource: dict[str, Any], rel: str) -> str:
-    return str(resource["_links"][rel]["href"])
+from imload import APPLICATIONS, Conn, Side, application_body, link, pct, seed_users, sign_in
 
 
 async def held(port: int) -> int:
@@ -83,18 +77,17 @@ async def come_back(side: Side, port: int, t0: float) -> tuple[float, asyncio.Ta
     that P-GET."""
     side.conn.close()
     side.conn, side.poll = Conn(HOST, port, side.conn.token), Conn(HOST, port, side.conn.token)
-    body = {"userAgent": "imload", "endpointId": side.user, "culture": "en-US"}
-    status, _, app = await side.conn.json("POST", APPLICATIONS, body)
-    if status != 200 or _link(app, "self") != _link(side.app, "self"):
+    status, _, app = await side.conn.json("POST", APPLICATIONS, application_body(side.user))
+    if status != 200 or link(app, "self") != link(side.app, "self"):
         raise RuntimeError(f"coming back: {status}, not the same application")
     if "makeMeAvailable" in app["_embedded"]["me"]["_links"]:  # offered only while unavailable
-        status, _, _ = await side.conn.json("POST", _link(app["_embedded"]["me"], "makeMeAvailable"), {})
+        status, _, _ = await side.conn.json("POST", link(app["_embedded"]["me"], "makeMeAvailable"), {})
         if status not in (200, 204):
             raise RuntimeError(f"makeMeAvailable: {status}")
-    status, _, app = await side.conn.json("GET", _link(app, "self"))
+    status, _, app = await side.conn.json("GET", link(app, "self"))
     assert status == 200, app
     for resource, rel in (("me", "presence"), ("people", "myGroups"), ("communication", "conversations")):
-        status, _, data = await side.conn.request("GET", _link(app["_embedded"][resource], rel))
+        status, _, data = await side.conn.request("GET", link(app["_embedded"][resource], rel))
         if status != 200:
             raise RuntimeError(f"GET {rel}: {status} {data[:200]!r}")
     side.app = app
@@ -112,7 +105,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         async def first(user: str) -> Side:
             async with sem:
                 side = await sign_in(HOST, server.port, user)
-            status, _, data = await side.poll.request("GET", _link(side.app, "events"))
+            status, _, data = await side.poll.request("GET", link(side.app, "events"))
             assert status == 200, data
             side.next_href = json.loads(data)["_links"]["next"]["href"]
             return side

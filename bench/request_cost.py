@@ -30,9 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import HOST, Server, database_cpu, process_cpu
-from imload import Conn, Side, seed_users, sign_in
-
-APPLICATIONS = "/ucwa/oauth/v1/applications"
+from imload import APPLICATIONS, Conn, Side, application_body, link, seed_users, sign_in
 
 
 @dataclass(frozen=True)
@@ -44,12 +42,12 @@ class Ask:
 
 
 def _link(side: Side, resource: str, rel: str) -> str:
-    return str(side.app["_embedded"][resource]["_links"][rel]["href"])
+    return link(side.app["_embedded"][resource], rel)
 
 
 RESOURCES: dict[str, Ask] = {
     "root": Ask("GET", lambda s: "/", authenticated=False),
-    "application": Ask("GET", lambda s: str(s.app["_links"]["self"]["href"])),
+    "application": Ask("GET", lambda s: link(s.app, "self")),
     "me": Ask("GET", lambda s: _link(s, "me", "self")),
     "presence": Ask("GET", lambda s: _link(s, "me", "presence")),
     "groups": Ask("GET", lambda s: _link(s, "people", "myGroups")),
@@ -58,7 +56,7 @@ RESOURCES: dict[str, Ask] = {
     "create-again": Ask(
         "POST",
         lambda s: APPLICATIONS,
-        lambda s: {"userAgent": "imload", "endpointId": s.user, "culture": "en-US"},
+        lambda s: application_body(s.user),
     ),
 }
 
@@ -84,7 +82,7 @@ async def bench(
         await asyncio.to_thread(server.start)
         sides = [await sign_in(HOST, server.port, u) for u in users]
         for s in sides:  # read again once available: me now links to presence, note…
-            status, _, s.app = await s.conn.json("GET", s.app["_links"]["self"]["href"])
+            status, _, s.app = await s.conn.json("GET", link(s.app, "self"))
             assert status == 200, s.app
         results = {}
         for name, ask in RESOURCES.items():
