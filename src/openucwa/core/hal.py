@@ -6,10 +6,11 @@ None are omitted, as the spec says "properties with no value are omitted (not nu
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 Json = dict[str, Any]
 Link = dict[str, str]
@@ -49,4 +50,4 @@ def json_date(ms: int) -> str:
 def etag(res: Json) -> str:
     """A stable ETag of a resource's own content; embedded resources do not count (SPEC §3.6)."""
     own = {k: v for k, v in res.items() if k not in ("_embedded", "etag")}
-    return str(zlib.crc32(json.dumps(own, sort_keys=True, separators=(",", ":")).encode()))
+    return str(zlib.crc32(orjson.dumps(own, option=orjson.OPT_SORT_KEYS)))

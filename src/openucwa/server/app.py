@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import Lifespan, Receive, Scope, Send
 
 from ..actions import lifetime, quotas, revocation, users
 from ..actions.directory import open_directory
@@ -27,6 +29,7 @@ from . import errors
 from .cors import Cors
 from .middleware import CaseFoldPaths, Guard
 from .observability import Observe
+from .router import IndexedRouter
 from .routes import applications, batch, communication, discovery, events, ops, people, webapp, xframe
 from .runtime import Runtime
 
@@ -43,6 +46,10 @@ class OpenUcwa(Starlette):
     """The server's ASGI app, with the node's ``runtime`` typed for in-process tests to inspect."""
 
     runtime: Runtime
+
+    def __init__(self, *, routes: Sequence[BaseRoute], lifespan: Lifespan[Starlette], **kwargs: Any) -> None:
+        super().__init__(routes=list(routes), lifespan=lifespan, **kwargs)
+        self.router = IndexedRouter(routes, lifespan=lifespan)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
         # Starlette's, but not a coroutine: it hands back the middleware stack's awaitable, so its
