@@ -22,8 +22,23 @@ from ..schema import applications, conversations, messages
 from ..schema import events as queue
 from ..sql import SqlTx
 from ..sql.channel import stored_event
-from ..sql.rows import APP_FIELDS, app_from_row, message_values, to_column
-from ..sql.statements import APP_UPDATE, BATCHES_PRUNE, MESSAGE_UPDATE, SESSION_DOCS, insert_statement
+from ..sql.rows import (
+    APP_FIELDS,
+    app_field_value,
+    app_from_row,
+    changed,
+    message_values,
+    to_column,
+)
+from ..sql.statements import (
+    APP_BUMP_ROW,
+    APP_UPDATE,
+    BATCHES_PRUNE,
+    MESSAGE_UPDATE,
+    SESSION_DOCS,
+    insert_statement,
+)
+from .own import OwnQueues, left_after
 from .queues import KnownEmpty
 from .statements import Rows, args_of, compile_statement, compiled_once, execute, run
 from .writes import QUEUE_EVENTS, STORE_BATCH, Deferred, Write, combined, queue_args, tables_of
@@ -116,6 +131,12 @@ class PgTx(SqlTx):
         self._sessions: set[str] = set()  # locked by this unit
         self._docs: dict[str, dict[str, str]] = {}  # session → its conversations' docs, by id
         self._messages: dict[tuple[str, int], Message] = {}
+        # Application rows this unit holds, as they stand in it (its deferred updates applied): read
+        # under the lock, or as a version bump returned them (decoded when first asked for). A
+        # round that a message's unit runs for the recipient's P-GET reads the row without a
+        # statement. Forgotten at any statement off the hot path.
+        self._rows: dict[str, Application | dict[str, Any]] = {}
+        self._own = OwnQueues(self._deferred)  # events queued, not sent yet: read and batched here
         conn.before = self._off_path
 
     async def _off_path(self) -> None:
@@ -123,6 +144,7 @@ class PgTx(SqlTx):
         self._docs.clear()
         self._messages.clear()
         self._sessions.clear()
+        self._rows.clear()
         await self.flush()
 
     async def flush(self) -> None:
@@ -169,16 +191,28 @@ class PgTx(SqlTx):
         return write
 
     async def get_application(self, app_id: str, *, for_update: bool = False) -> Application | None:
-        app = await super().get_application(app_id, for_update=for_update)
-        if for_update and app is not None:
-            self._locked.add(app_id)
-            self._versions.setdefault(app_id, app.version)
+        app = self._held(app_id)
+        if app is None:
+            app = await super().get_application(app_id, for_update=for_update)
+            if app is None or not for_update:
+                return app
+            self._rows[app_id] = app
+        self._locked.add(app_id)
+        self._versions.setdefault(app_id, app.version)
+        return app
+
+    def _held(self, app_id: str) -> Application | None:
+        row = self._rows.get(app_id)
+        if row is None or isinstance(row, Application):
+            return row
+        app = self._rows[app_id] = app_from_row(row)
         return app
 
     async def lock_applications(self, app_ids: Sequence[str]) -> dict[str, Application]:
         rows = (await self._run(_LOCK_MANY, {"b_ids": sorted(set(app_ids))})).mappings()
         found = {r["id"]: app_from_row(r) for r in rows}
         self._locked.update(found)
+        self._rows.update(found)
         for app_id, app in found.items():
             self._versions.setdefault(app_id, app.version)
         return found
@@ -193,6 +227,9 @@ class PgTx(SqlTx):
             self.seen_empty.pop(app_id, None)
 
     async def queued_events(self, app_id: str) -> list[StoredEvent]:
+        own = self._own.offer(app_id)
+        if own is not None:
+            return own
         version = self._locked_at(app_id)
         if version is not None and self._known_empty.empty_at(app_id, version):
             return []
@@ -206,6 +243,7 @@ class PgTx(SqlTx):
 
     async def append_events_many(self, batches: Mapping[str, Sequence[Event]], now: float) -> dict[str, int]:
         self._moves(list(batches))
+        self._own.queued_elsewhere(batches)
         return await super().append_events_many(batches, now)
 
     async def update_application(self, app_id: str, **fields: Any) -> None:
@@ -217,27 +255,52 @@ class PgTx(SqlTx):
         merged = {**earlier.fields, **fields} if earlier is not None else fields
         values = {k: to_column(k, v) for k, v in merged.items()}
         (await self._defer(APP_UPDATE, {**values, "b_id": app_id}, "update", key)).fields = merged
+        held = self._held(app_id)
+        if held is not None:
+            self._rows[app_id] = changed(held, {k: app_field_value(k, v) for k, v in fields.items()})
 
     async def bump_version(self, app_id: str) -> int:
         self._moves([app_id])  # a bump may come with queued events (append_events)
-        version = await super().bump_version(app_id)
+        row = (await self._run(APP_BUMP_ROW, {"b_id": app_id})).mappings().first()
+        if row is None:
+            raise LookupError(f"no application {app_id!r}")
+        version = int(row["version"])
+        self._own.bumped(app_id, self._known_empty.empty_at(app_id, version - 1))
         self._locked.add(app_id)
+        self._rows[app_id] = row
         return version
 
     async def append_events(self, app_id: str, events: Sequence[Event], now: float) -> int:
         """The version bump takes the row lock now; the events follow with the next statement."""
         version = await self.bump_version(app_id)
         if events:
-            self._queued += 1
-            key = ("events", str(self._queued))  # new rows: no other write touches them
-            await self._later(Write(QUEUE_EVENTS, queue_args(app_id, events, now), "insert", key))
+            self._own.add(app_id, await self._queue_later(app_id, events, now), events, now)
         return version
 
+    async def _queue_later(self, app_id: str, events: Sequence[Event], now: float) -> Write:
+        self._queued += 1
+        key = ("events", str(self._queued))  # new rows: no other write touches them
+        return await self._later(Write(QUEUE_EVENTS, queue_args(app_id, events, now), "insert", key))
+
     async def store_batch(self, app_id: str, number: int, body: bytes, positions: Sequence[int]) -> None:
-        """The batch and its events' removal in one statement."""
-        args = [app_id, number, body, list(positions)]
+        """The batch and its events' removal in one statement. Events of the unit's own queue
+        (``own``) that the batch took are never sent; the rest are queued after it."""
+        own = self._own.take(app_id)
+        args = [app_id, number, body, [] if own is not None else list(positions)]
         if (await self._send(STORE_BATCH, args, ("count",))).scalar() == 0:
+            if own is not None:  # nothing is lost if the unit goes on
+                self._own.put_back(app_id, own[0])
             raise DuplicateError(f"batch {number} of {app_id!r} exists")
+        if own is not None:
+            left = left_after(*own, set(positions))
+            for events, now in left:
+                self._own.add(app_id, await self._queue_later(app_id, events, now), events, now)
+            held = self._rows.get(app_id)
+            if not left and held is not None:  # empty at the version held, unless more is queued
+                self.seen_empty[app_id] = (
+                    held.version if isinstance(held, Application) else int(held["version"])
+                )
+            return
         version = self._locked_at(app_id)
         if version is not None and self._read.get(app_id) == set(positions):  # it took all it read
             self.seen_empty[app_id] = version

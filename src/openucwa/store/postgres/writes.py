@@ -107,6 +107,12 @@ class Deferred:
         self.writes.append(write)
         return True
 
+    def holds(self, write: Write) -> bool:
+        return any(w is write for w in self.writes)
+
+    def drop(self, write: Write) -> None:
+        self.writes = [w for w in self.writes if w is not write]
+
     def take(self, kind: str, key: tuple[str, ...]) -> Write | None:
         """Removes and returns the waiting write of this kind and key."""
         for i, w in enumerate(self.writes):

@@ -44,6 +44,19 @@ def app_field_value(name: str, value: Any) -> Any:
     return value
 
 
+_APP_FIELD_ORDER = tuple(f.name for f in dataclasses.fields(Application))
+_set = object.__setattr__
+
+
+def changed(app: Application, values: Mapping[str, Any]) -> Application:
+    """``dataclasses.replace`` at half the cost (it runs several times per message); ``values`` as
+    ``app_field_value`` gives them."""
+    new = object.__new__(Application)
+    for name in _APP_FIELD_ORDER:
+        _set(new, name, values[name] if name in values else getattr(app, name))
+    return new
+
+
 def app_from_row(row: Mapping[Any, Any]) -> Application:
     values = dict(row)
     for name in _TUPLE_FIELDS:

@@ -34,6 +34,7 @@ APP_BY_ID = sa.select(applications).where(_ac.id == _b("b_id"))
 APP_BY_ID_LOCKED = APP_BY_ID.with_for_update()  # SQLite ignores it; its store lock serialises
 APP_UPDATE = applications.update().where(_ac.id == _b("b_id"))  # SET from the other parameters
 APP_BUMP = APP_UPDATE.values(version=_ac.version + 1).returning(_ac.version)
+APP_BUMP_ROW = APP_UPDATE.values(version=_ac.version + 1).returning(*applications.c)  # the row as bumped
 # A user's active applications: what a client reads when it signs in or comes back (its endpoint's
 # application), what presence reads for every change, and the per-user limit at every new one (a
 # count, then the least recently used beyond the limit; both from one index).

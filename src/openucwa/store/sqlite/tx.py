@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from ...core.events import Event, StoredEvent
 from ...core.models import Application
 from ..sql import SqlTx, app_field_value
-from .cache import AppCache, changed
+from ..sql.rows import changed
+from .cache import AppCache
 from .statements import execute
 
 
