@@ -87,9 +87,9 @@ class _Begun:
         while self.waiting:
             conn, since = self.waiting.pop()
             state = _state(conn)
-            if state is _Held.GIVEN_BACK:
+            if state is _ConnState.GIVEN_BACK:
                 continue
-            if state is _Held.CLOSED:
+            if state is _ConnState.CLOSED:
                 await self._drop(conn)
                 continue
             if time.monotonic() - since < FRESH:
@@ -125,7 +125,7 @@ class _Begun:
     async def keep(self, conn: asyncpg.Connection) -> None:
         """Keeps a connection the unit left in a new transaction; any other goes back to the pool, and
         so does every one while a unit waits there (or it might wait for ever)."""
-        if not self.wanted or _state(conn) is not _Held.OPEN or not conn.is_in_transaction():
+        if not self.wanted or _state(conn) is not _ConnState.OPEN or not conn.is_in_transaction():
             await self.give_back(conn)
         else:
             self.waiting.append((conn, time.monotonic()))
@@ -153,9 +153,9 @@ class _Begun:
     async def give_back(self, conn: asyncpg.Connection) -> None:
         """To asyncpg's pool, out of any transaction (asyncpg would roll it back, but complain)."""
         state = _state(conn)
-        if state is _Held.GIVEN_BACK:
+        if state is _ConnState.GIVEN_BACK:
             return
-        if state is _Held.CLOSED:
+        if state is _ConnState.CLOSED:
             conn.terminate()
         elif conn.is_in_transaction():
             try:
@@ -165,7 +165,7 @@ class _Begun:
         await self.pool.release(conn)
 
     async def _drop(self, conn: asyncpg.Connection) -> None:
-        if _state(conn) is _Held.GIVEN_BACK:
+        if _state(conn) is _ConnState.GIVEN_BACK:
             return
         conn.terminate()
         await self.pool.release(conn)
@@ -183,7 +183,7 @@ class _Begun:
                 await self.give_back(conn)
 
 
-class _Held(enum.Enum):
+class _ConnState(enum.Enum):
     """What became of a pooled connection this store holds."""
 
     OPEN = "open"
@@ -191,13 +191,13 @@ class _Held(enum.Enum):
     GIVEN_BACK = "given back"  # the server ended it and asyncpg took it back into its pool
 
 
-def _state(conn: asyncpg.Connection) -> _Held:
+def _state(conn: asyncpg.Connection) -> _ConnState:
     """When the server ends a session (a restart, an operator's ``pg_terminate_backend``), asyncpg
     cleans the connection up and takes it back at once, and the proxy we hold refuses every call."""
     try:
-        return _Held.CLOSED if conn.is_closed() else _Held.OPEN
+        return _ConnState.CLOSED if conn.is_closed() else _ConnState.OPEN
     except asyncpg.InterfaceError:
-        return _Held.GIVEN_BACK
+        return _ConnState.GIVEN_BACK
 
 
 class _Unit:
@@ -252,7 +252,7 @@ class _Unit:
                     if new is not None:  # PREPARE outlives a rollback: it may have run
                         with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                             await conn.execute(f"ROLLBACK; DEALLOCATE {new[1]}")
-            if _state(conn) is _Held.OPEN:
+            if _state(conn) is _ConnState.OPEN:
                 keep = self._begun.wanted
                 with contextlib.suppress(*_GONE, asyncpg.PostgresError):
                     await conn.execute("ROLLBACK; BEGIN" if keep else "ROLLBACK")
