@@ -71,7 +71,9 @@ class _Begun:
         self._prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
     def prepared(self, conn: asyncpg.Connection) -> dict[str, str]:
-        raw = getattr(conn, "_con", None) or conn
+        # The connection beneath a pool proxy has no public name. Should asyncpg rename it, this
+        # fails at once rather than keying by the proxy, which would PREPARE the same name twice.
+        raw = conn._con if isinstance(conn, asyncpg.pool.PoolConnectionProxy) else conn
         found = self._prepared.get(raw)
         if found is None:
             found = self._prepared[raw] = {}
