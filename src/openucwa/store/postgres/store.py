@@ -74,6 +74,8 @@ class _Begun:
         # The connection beneath a pool proxy has no public name. Should asyncpg rename it, this
         # fails at once rather than keying by the proxy, which would PREPARE the same name twice.
         raw = conn._con if isinstance(conn, asyncpg.pool.PoolConnectionProxy) else conn
+        if raw is None:  # asyncpg took it back (the server ended it): its next call says so
+            return {}
         found = self._prepared.get(raw)
         if found is None:
             found = self._prepared[raw] = {}
