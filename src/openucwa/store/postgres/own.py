@@ -37,7 +37,9 @@ class OwnQueues:
         self._deferred = deferred
         self._own: dict[str, list[Own]] = {}
         self._empty_before: dict[str, bool] = {}  # as the unit's first bump found the queue
-        self._offered: dict[str, tuple[tuple[Own, ...], list[StoredEvent]]] = {}
+        # What ``offer`` gave: the list it read (the one ``add`` appends to), how long it was, and
+        # the queue made of it.
+        self._offered: dict[str, tuple[list[Own], int, list[StoredEvent]]] = {}
 
     def bumped(self, app_id: str, empty_before: bool) -> None:
         """The unit bumped the row; only the first bump's finding counts (a later one finds the
@@ -59,21 +61,21 @@ class OwnQueues:
         rows = [event_row(app_id, ev, o.now) for o in own for ev in o.events]
         # Positions only order a queue and name what a batch took: these never reach the table.
         queued = [stored_event({**r, "position": i - len(rows)}) for i, r in enumerate(rows)]
-        self._offered[app_id] = (tuple(own), queued)
+        self._offered[app_id] = (own, len(own), queued)
         return queued
 
     def take(self, app_id: str) -> tuple[list[Own], list[StoredEvent]] | None:
         """What ``offer`` gave, if it is still the queue, its writes dropped; else None."""
         offered = self._offered.pop(app_id, None)
-        own = self._own.get(app_id, [])
-        if offered is None or len(own) != len(offered[0]) or not self._waiting(own):
+        if offered is None:
             return None
-        if not all(a is b for a, b in zip(own, offered[0], strict=True)):
+        own, count, queued = offered
+        if self._own.get(app_id) is not own or len(own) != count or not self._waiting(own):
             return None
         del self._own[app_id]
         for o in own:
             self._deferred.drop(o.write)
-        return own, offered[1]
+        return own, queued
 
     def put_back(self, app_id: str, own: list[Own]) -> None:
         """As it was before ``take`` (each write's key is its own: adding never clashes)."""

@@ -295,11 +295,9 @@ class PgTx(SqlTx):
             left = left_after(*own, set(positions))
             for events, now in left:
                 self._own.add(app_id, await self._queue_later(app_id, events, now), events, now)
-            held = self._rows.get(app_id)
+            held = self._held(app_id)
             if not left and held is not None:  # empty at the version held, unless more is queued
-                self.seen_empty[app_id] = (
-                    held.version if isinstance(held, Application) else int(held["version"])
-                )
+                self.seen_empty[app_id] = held.version
             return
         version = self._locked_at(app_id)
         if version is not None and self._read.get(app_id) == set(positions):  # it took all it read
