@@ -7,6 +7,7 @@ Everything listens and connects on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -47,6 +48,17 @@ def raise_nofile(wanted: int) -> tuple[int, int]:
             ) from exc
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return wanted, hard
+
+
+def database_option(ap: argparse.ArgumentParser) -> None:
+    """``--database-url``: an empty PostgreSQL database for every process the benchmark starts."""
+    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
+
+
+def use_database(url: str | None) -> None:
+    """Points every process the benchmark starts (seeding, ``openucwa demo``, the server) at ``url``."""
+    if url:
+        os.environ["OPENUCWA_DATABASE_URL"] = url
 
 
 def sysctl(name: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import tempfile
@@ -24,7 +23,7 @@ import time
 from typing import Any
 from urllib.parse import unquote_plus
 
-from _common import HOST, NO_QUOTAS, Server, process_cpu
+from _common import HOST, NO_QUOTAS, Server, database_option, process_cpu, use_database
 from imload import Side, connect_pair, seed_users, sign_in
 
 
@@ -119,10 +118,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--participants", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
+    database_option(ap)
     args = ap.parse_args()
-    if args.database_url:
-        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
+    use_database(args.database_url)
     rows = asyncio.run(bench(args))
     backend = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\n{backend}, conference of {args.participants}, {args.rounds} messages (medians)")

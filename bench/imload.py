@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ from urllib.parse import quote, unquote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, NO_QUOTAS, Server, database_cpu, process_cpu
+from _common import HOST, NO_QUOTAS, Server, database_cpu, database_option, process_cpu, use_database
 
 PASSWORD = "bench-secret"
 
@@ -374,7 +373,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=None, help="use a running server on this port")
     ap.add_argument("--data-dir", default=None, help="its data dir (users are added there)")
     ap.add_argument("--server-pid", type=int, default=None, help="its pid, to report its CPU time")
-    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database (default: SQLite)")
+    database_option(ap)
     ap.add_argument(
         "--nodes",
         type=int,
@@ -391,8 +390,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.nodes > 1 and not args.database_url:
         ap.error("--nodes > 1 needs --database-url: nodes share a PostgreSQL database")
-    if args.database_url:
-        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
+    use_database(args.database_url)
     result = asyncio.run(bench(args))
     print(json.dumps(result))
     ok = result["sent"] == result["delivered_once"]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, Server, database_cpu, process_cpu
+from _common import HOST, Server, database_cpu, database_option, process_cpu, use_database
 from imload import APPLICATIONS, Conn, Side, application_body, link, pct, seed_users, sign_in
 
 
@@ -164,10 +163,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=500)
     ap.add_argument("--restart", action="store_true", help="restart the server instead of a blip")
-    ap.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
+    database_option(ap)
     args = ap.parse_args()
-    if args.database_url:
-        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
+    use_database(args.database_url)
     print(json.dumps(asyncio.run(bench(args))))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, Server, database_cpu, process_cpu
+from _common import HOST, Server, database_cpu, database_option, process_cpu, use_database
 from imload import APPLICATIONS, Conn, Side, application_body, link, seed_users, sign_in
 
 
@@ -116,10 +115,9 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--only", nargs="*", default=[], choices=sorted(RESOURCES), help="these alone")
-    ap.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite)")
+    database_option(ap)
     args = ap.parse_args()
-    if args.database_url:
-        os.environ["OPENUCWA_DATABASE_URL"] = args.database_url  # seeding, demo and the server
+    use_database(args.database_url)
     print(json.dumps(asyncio.run(bench(args.connections, args.seconds, args.only, args.database_url))))
 
 
